@@ -1,0 +1,612 @@
+package ratehttp
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// UsedMeaning says how to read the vendor's X-ratelimit-used header.
+type UsedMeaning int
+
+const (
+	// UsedRemaining reads X-ratelimit-used as the number of requests remaining
+	// in the window, as the vendor's documentation says despite the name. It is
+	// the default.
+	UsedRemaining UsedMeaning = iota
+	// UsedUsed reads X-ratelimit-used as the number of requests already used in
+	// the window, for servers that follow the header's name.
+	UsedUsed
+	// UsedAuto infers the meaning from how the value moves between responses
+	// within a window: it falls with our requests if it counts what remains and
+	// rises if it counts what was used. Until two responses tell, requests for
+	// the key are sent one at a time.
+	UsedAuto
+)
+
+// Synchronization notes.
+//
+// A quota is the client's model of one server-side quota. Everything in it is
+// guarded by mu, which is never held while waiting or doing I/O.
+//
+// The model is eventually consistent with the server: each response reports
+// how many requests remained when the server counted that request. Requests
+// sent after it may or may not have been counted yet, so the budget is
+// "remaining reported by the newest response, minus every request we sent
+// after that response's request" (requests are numbered by seq when they take
+// their slot). This is conservative: it can only under-estimate the budget,
+// and the next response corrects it.
+//
+// The vendor sends no reset time, so window boundaries are estimated: first as
+// the UTC-aligned boundaries of the window's unit, then from the instants at
+// which remaining jumps back up (phaseLo, phaseHi bound one reset instant).
+// A response is attributed to the window its request was sent in: a response
+// to a request sent before the current window began never drains the new
+// window's budget.
+//
+// Pacing uses a rate.Limiter at limit/window. Waiting is done here, not with
+// rate.Limiter.Wait: a waiter holds a reservation and sleeps on a timer, the
+// request's context, and changed. When the model changes in a way that
+// invalidates the waiters' slots (first response, a pause, a new rate), the
+// limiter is replaced and changed is closed, so every waiter drops its
+// reservation and queues again on the new limiter at once. This is the gate
+// that rate.Limiter.SetLimit alone does not give: it does not reschedule
+// callers that are already waiting.
+
+// quota is the state of one key. The zero value is not usable; see newQuota.
+type quota struct {
+	key  string
+	opts *config
+	hm   *hostMetrics
+
+	mu sync.Mutex
+
+	// Pacing. lim and changed are replaced together (gen counts them).
+	lim     *rate.Limiter
+	gen     uint64
+	changed chan struct{}
+
+	// What the server said. limit == 0 means no quota is known: either no
+	// response yet (known == false) or a server that sends no quota headers.
+	known   bool // a response has been seen
+	probing bool // the first request is in flight; others wait for it
+	limit   int64
+	window  time.Duration
+	dialect dialect
+	meaning UsedMeaning // resolved meaning; UsedAuto while undecided
+	autoVal int64       // first raw value seen in auto mode, -1 when none
+	autoSeq uint64
+
+	// Window estimate. resetAt is the estimated end of the current window.
+	resetAt     time.Time
+	serverReset bool      // resetAt came from the server, not an estimate
+	phaseLo     time.Time // a reset instant lies in (phaseLo, phaseHi]
+	phaseHi     time.Time
+	slotMode    bool // windows are not fixed (sliding, token bucket): an empty budget waits one slot, not a window
+
+	// Budget. seq numbers the requests as they take their slot.
+	seq         uint64
+	winFirstSeq uint64 // first seq sent in the current window
+	anchored    bool   // anchorRem is valid for the current window
+	winProbing  bool   // the window's first request is in flight, unanchored
+	expectFresh bool   // the window began by our estimate; its first news tests it
+	anchorSeq   uint64
+	anchorRem   int64
+	anchorSent  time.Time
+	otherRate   float64 // requests per second others take from the quota (EWMA)
+	pauseUntil  time.Time
+
+	// The newest observation, for reset (jump) detection across windows.
+	lastSeq  uint64
+	lastUsed int64 // limit - remaining, so that a change of limit is no rise
+	lastSent time.Time
+	lastConc int
+	haveLast bool
+	slotVotes int // small rises seen: two make slotMode
+
+	inflight int
+}
+
+// ticket identifies one request that took a slot.
+type ticket struct {
+	seq  uint64
+	sent time.Time
+	conc int // requests in flight when it was sent, itself included
+}
+
+func newQuota(key string, opts *config, hm *hostMetrics) *quota {
+	q := &quota{key: key, opts: opts, hm: hm, meaning: opts.used, autoVal: -1}
+	q.lim = rate.NewLimiter(rate.Inf, 1)
+	q.changed = make(chan struct{})
+	return q
+}
+
+// renew replaces the limiter and wakes every waiter so that it queues again.
+// It requires q.mu held.
+func (q *quota) renew(r rate.Limit, burst int) {
+	q.lim = rate.NewLimiter(r, burst)
+	q.gen++
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// pace returns the rate and burst the model calls for. It requires q.mu held.
+func (q *quota) pace(now time.Time) (rate.Limit, int) {
+	if q.limit <= 0 {
+		return rate.Inf, 1
+	}
+	if q.window > 0 {
+		r := rate.Limit(float64(q.limit) / q.window.Seconds())
+		if q.slotMode {
+			return r, 1
+		}
+		return r, burstFor(q.limit)
+	}
+	// A quota with a server-sent reset but no window: spread what remains
+	// until the reset.
+	if !q.resetAt.IsZero() && q.resetAt.After(now) {
+		b := max(q.budget(now), 1)
+		return rate.Limit(b / q.resetAt.Sub(now).Seconds()), 1
+	}
+	return rate.Inf, 1
+}
+
+// burstFor is how many requests may go at once after an idle spell: a
+// twentieth of the window's quota, so light bursty load is not delayed while
+// the window's budget still bounds the total.
+func burstFor(limit int64) int {
+	b := limit / 20
+	if b < 1 {
+		return 1
+	}
+	if b > 100 {
+		return 100
+	}
+	return int(b)
+}
+
+// budget is how many more requests the current window allows, by our
+// estimate: what the newest response reported, less our requests sent after
+// it, less what others are expected to have taken since. In slot mode the
+// server frees slots as time passes, so they are earned back at its rate. It
+// requires q.mu held.
+func (q *quota) budget(now time.Time) float64 {
+	if !q.anchored {
+		return float64(q.limit - int64(q.seq-q.winFirstSeq))
+	}
+	b := float64(q.anchorRem - int64(q.seq-q.anchorSeq-1))
+	age := now.Sub(q.anchorSent).Seconds()
+	if q.slotMode && q.window > 0 {
+		b += math.Floor(age * float64(q.limit) / q.window.Seconds())
+	}
+	return b - q.otherRate*age
+}
+
+// empty reports whether the budget is spent: less than half a request is
+// expected to remain. It requires q.mu held.
+func (q *quota) empty(now time.Time) bool {
+	return q.limit > 0 && q.budget(now) < 0.5
+}
+
+// roll moves the window estimate forward when now has passed the estimated
+// reset. It requires q.mu held.
+func (q *quota) roll(now time.Time) {
+	if q.resetAt.IsZero() || now.Before(q.resetAt) {
+		return
+	}
+	if q.window > 0 {
+		n := now.Sub(q.resetAt)/q.window + 1
+		q.resetAt = q.resetAt.Add(n * q.window)
+	} else {
+		q.resetAt = time.Time{}
+	}
+	q.serverReset = false
+	q.winFirstSeq = q.seq
+	q.anchored = false
+	q.expectFresh = true
+}
+
+// acquire waits until the request may be sent and returns its ticket. It
+// returns at once, without waiting, a *RateLimitError when the wait would pass
+// ctx's deadline or the maximum wait, and ctx's error when ctx ends first.
+func (q *quota) acquire(ctx context.Context) (ticket, time.Duration, error) {
+	var waited time.Duration
+	for {
+		q.mu.Lock()
+		now := time.Now()
+		q.roll(now)
+
+		var (
+			d   time.Duration
+			res *rate.Reservation
+		)
+		switch {
+		case q.probing || q.winProbing || q.undecided() && q.inflight > 0:
+			// Only one request at a time learns the quota, the meaning of
+			// X-ratelimit-used, or whether a window we believe new really
+			// is; the others wait for its response.
+			d = -1
+		case !q.known:
+			q.probing = true
+			t := q.take(now)
+			q.mu.Unlock()
+			return t, waited, nil
+		case now.Before(q.pauseUntil):
+			d = q.pauseUntil.Sub(now)
+		case q.empty(now):
+			q.pauseUntil = q.emptyUntil(now)
+			q.renew(q.pace(now))
+			q.mu.Unlock()
+			continue
+		case q.limit > 0 && !q.anchored && q.window > 0:
+			q.winProbing = true
+			t := q.take(now)
+			q.mu.Unlock()
+			return t, waited, nil
+		case q.lim.AllowN(now, 1):
+			t := q.take(now)
+			q.mu.Unlock()
+			return t, waited, nil
+		default:
+			res = q.lim.ReserveN(now, 1)
+			d = res.DelayFrom(now)
+			if !res.OK() {
+				d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
+			}
+			if d == 0 {
+				t := q.take(now)
+				q.mu.Unlock()
+				return t, waited, nil
+			}
+		}
+
+		if d >= 0 {
+			if err := q.tooLong(ctx, now, d); err != nil {
+				if res != nil {
+					res.CancelAt(now) // just reserved: the tail, fully restored
+				}
+				q.mu.Unlock()
+				return ticket{}, waited, err
+			}
+		}
+		gen, changed := q.gen, q.changed
+		q.mu.Unlock()
+
+		start := time.Now()
+		woke, err := sleep(ctx, d, changed)
+		waited += time.Since(start)
+		if err != nil {
+			q.mu.Lock()
+			if res != nil && q.gen == gen {
+				res.CancelAt(time.Now())
+			}
+			q.mu.Unlock()
+			return ticket{}, waited, err
+		}
+		if woke || res == nil {
+			continue // the model changed, or a pause ended: queue again
+		}
+		// Our reserved slot has come. Take it unless the model says no.
+		q.mu.Lock()
+		now = time.Now()
+		q.roll(now)
+		if q.gen == gen && !now.Before(q.pauseUntil) && !q.empty(now) {
+			t := q.take(now)
+			q.mu.Unlock()
+			return t, waited, nil
+		}
+		q.mu.Unlock()
+	}
+}
+
+// tooLong returns the error for a wait of d that must not be started. It
+// requires q.mu held.
+func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration) error {
+	if d > q.opts.maxWait {
+		return &RateLimitError{Key: q.key, Wait: d}
+	}
+	if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
+		return &RateLimitError{Key: q.key, Wait: d, Err: context.DeadlineExceeded}
+	}
+	return nil
+}
+
+// sleep waits for d (forever when d < 0), for changed to close, or for ctx to
+// end. It reports whether changed woke it.
+func sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool, error) {
+	var tc <-chan time.Time
+	if d >= 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		tc = t.C
+	}
+	select {
+	case <-tc:
+		return false, nil
+	case <-changed:
+		return true, nil
+	case <-ctx.Done():
+		return false, context.Cause(ctx)
+	}
+}
+
+// take hands out the next ticket. It requires q.mu held.
+func (q *quota) take(now time.Time) ticket {
+	q.inflight++
+	t := ticket{seq: q.seq, sent: now, conc: q.inflight}
+	q.seq++
+	return t
+}
+
+// pausedFor is how long the quota would hold a request sent now.
+func (q *quota) pausedFor(now time.Time) time.Duration {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.roll(now)
+	until := q.pauseUntil
+	if q.empty(now) {
+		if e := q.emptyUntil(now); e.After(until) {
+			until = e
+		}
+	}
+	return max(until.Sub(now), 0)
+}
+
+// undecided reports whether the meaning of X-ratelimit-used is still being
+// inferred. It requires q.mu held.
+func (q *quota) undecided() bool {
+	return q.meaning == UsedAuto && q.dialect == dialectVendor
+}
+
+// emptyUntil is when an exhausted budget may have refilled. It requires q.mu
+// held.
+func (q *quota) emptyUntil(now time.Time) time.Time {
+	if q.slotMode && q.limit > 0 && q.window > 0 {
+		return now.Add(q.window / time.Duration(q.limit))
+	}
+	if !q.resetAt.IsZero() {
+		return q.resetAt
+	}
+	if q.window > 0 {
+		return now.Add(q.window)
+	}
+	return now.Add(time.Second)
+}
+
+// observe updates the model from the outcome of the request behind t. The
+// returned signal is what the response's headers said (the zero signal when
+// there was no response).
+func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
+	if resp == nil {
+		q.mu.Lock()
+		q.inflight--
+		if q.probing || q.winProbing || q.undecided() {
+			// The probe failed: wake a waiter to probe again.
+			q.probing, q.winProbing = false, false
+			q.renew(q.pace(now))
+		}
+		q.mu.Unlock()
+		return signal{count: -1}
+	}
+	sig := parseSignal(resp.Header, now)
+	throttled := resp.StatusCode == http.StatusTooManyRequests
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight--
+	oldRate, oldBurst := q.pace(now)
+	first := !q.known
+	q.known = true
+	q.probing = false
+	q.roll(now)
+
+	if sig.limit > 0 {
+		q.limit = sig.limit
+		q.dialect = sig.dialect
+	}
+	if sig.window > 0 && sig.window != q.window {
+		q.window = sig.window
+		q.resetAt = time.Time{}
+	}
+	if q.limit > 0 && q.window > 0 && q.resetAt.IsZero() {
+		// First guess: windows aligned to the unit's UTC boundaries.
+		q.resetAt = now.Truncate(q.window).Add(q.window)
+		q.phaseHi = q.resetAt
+		q.phaseLo = q.resetAt.Add(-q.window)
+	}
+	if !sig.reset.IsZero() && sig.reset.After(now) {
+		q.resetAt = sig.reset
+		q.serverReset = true
+	}
+
+	rem := q.remaining(sig, t)
+	if throttled && rem != 0 {
+		// The server refused: whatever the headers say, nothing remains.
+		rem = 0
+	}
+	if rem >= 0 && q.limit > 0 {
+		q.learn(t, rem, now)
+	}
+
+	renew := first || q.undecided() || q.winProbing
+	q.winProbing = false
+	if throttled && sig.hasRetryAfter {
+		// The server named the instant: every request of the key waits.
+		ra := min(sig.retryAfter, q.opts.maxWait)
+		if until := now.Add(ra); until.After(q.pauseUntil) {
+			q.pauseUntil = until
+			renew = true
+		}
+	}
+
+	r, b := q.pace(now)
+	if renew || changedMuch(oldRate, r) || oldBurst != b {
+		q.renew(r, b)
+	}
+	return sig
+}
+
+// changedMuch reports whether a new pacing rate is far enough from the old one
+// that waiters must queue again.
+func changedMuch(old, new rate.Limit) bool {
+	if old == new {
+		return false
+	}
+	if old == rate.Inf || new == rate.Inf {
+		return true
+	}
+	return math.Abs(float64(new-old)) > 0.05*float64(old)
+}
+
+// remaining converts the response's count to "requests remaining", or -1 when
+// unknown. It requires q.mu held.
+func (q *quota) remaining(sig signal, t ticket) int64 {
+	if sig.count < 0 {
+		return -1
+	}
+	if sig.dialect != dialectVendor {
+		return sig.count
+	}
+	switch q.meaning {
+	case UsedRemaining:
+		return sig.count
+	case UsedUsed:
+		if q.limit <= 0 {
+			return -1
+		}
+		return max(q.limit-sig.count, 0)
+	}
+	// Auto: compare with the first value seen, for a later request.
+	if q.autoVal < 0 {
+		q.autoVal, q.autoSeq = sig.count, t.seq
+		return -1
+	}
+	if t.seq > q.autoSeq && sig.count != q.autoVal {
+		if sig.count > q.autoVal {
+			q.meaning = UsedUsed
+		} else {
+			q.meaning = UsedRemaining
+		}
+		return q.remaining(sig, t)
+	}
+	return -1
+}
+
+// learn folds one reported remaining count into the budget and the window
+// estimate. It requires q.mu held.
+func (q *quota) learn(t ticket, rem int64, now time.Time) {
+	jumped := false
+	if q.haveLast && t.seq > q.lastSeq {
+		// In a fixed window, remaining rises only at a reset. A rise larger
+		// than reordering of our own in-flight requests explains is one; a
+		// smaller rise means the server frees slots one by one (a sliding
+		// window or a token bucket).
+		// The server may count requests sent together in any order, so a
+		// rise up to the number then in flight proves nothing.
+		rise := q.lastUsed - (q.limit - rem)
+		reorder := int64(max(t.conc, q.lastConc))
+		switch {
+		case rise >= max(reorder+2, q.limit/4):
+			jumped = true
+			if !q.serverReset && q.window > 0 {
+				q.observeReset(q.lastSent, now)
+			}
+			// This request was counted in a new window.
+			q.winFirstSeq = t.seq
+			q.anchored = false
+			q.slotMode, q.slotVotes = false, 0
+		case rise > reorder:
+			q.slotVotes++
+			if q.slotVotes >= 2 {
+				q.slotMode = true
+			}
+		default:
+			q.observeOthers(-rise-int64(t.seq-q.lastSeq), t.sent.Sub(q.lastSent))
+		}
+	}
+	if !q.haveLast || t.seq > q.lastSeq {
+		q.lastSeq, q.lastUsed, q.lastSent, q.lastConc, q.haveLast = t.seq, q.limit-rem, t.sent, t.conc, true
+	}
+	if t.seq < q.winFirstSeq {
+		return // counted in an earlier window
+	}
+	if q.anchored && t.seq < q.anchorSeq {
+		return // older news than the anchor
+	}
+	if q.expectFresh && !jumped && q.window > 0 && !q.serverReset && !q.slotMode {
+		// First news of a window we believe new. If the server's count
+		// does not look fresh, its reset lies after this request was sent.
+		// Either its windows slide or our phase is wrong: wait one slot
+		// at a time until a reset shows itself.
+		fresh := q.limit - int64(t.seq-q.winFirstSeq) - int64(q.inflight) - 1
+		if rem < fresh-q.limit/4 {
+			q.laterThan(t.sent)
+			q.slotMode = true
+		}
+	}
+	q.anchored, q.anchorSeq, q.anchorRem, q.anchorSent = true, t.seq, rem, t.sent
+	q.expectFresh = false
+}
+
+// observeOthers folds into otherRate that others took n requests of the quota
+// in d: the fall of remaining between two of our responses that our own
+// requests do not explain. It requires q.mu held.
+func (q *quota) observeOthers(n int64, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	const alpha = 0.25
+	inst := float64(max(n, 0)) / d.Seconds()
+	q.otherRate += alpha * (inst - q.otherRate)
+	if q.window > 0 {
+		// Others may take the quota faster than its average rate, but a
+		// rate that spends a window's quota in a tenth of it is noise.
+		q.otherRate = min(q.otherRate, 10*float64(q.limit)/q.window.Seconds())
+	}
+}
+
+// observeReset narrows the estimate of the window phase from a reset seen to
+// lie in (lo, hi], and moves the current window to match. It requires q.mu
+// held.
+func (q *quota) observeReset(lo, hi time.Time) {
+	w := q.window
+	// Bring the known bounds to the same cycle as the new observation.
+	k := hi.Sub(q.phaseHi).Round(w) / w
+	plo, phi := q.phaseLo.Add(k*w), q.phaseHi.Add(k*w)
+	nlo, nhi := lo, hi
+	if plo.After(nlo) {
+		nlo = plo
+	}
+	if phi.Before(nhi) {
+		nhi = phi
+	}
+	if !nlo.Before(nhi) {
+		// Inconsistent with what we knew: trust the new observation.
+		nlo, nhi = lo, hi
+	}
+	q.phaseLo, q.phaseHi = nlo, nhi
+	q.resetAt = nhi.Add(w)
+}
+
+// laterThan records that the current window's reset did not happen by t, and
+// moves the estimate to the latest instant consistent with it. It requires
+// q.mu held.
+func (q *quota) laterThan(t time.Time) {
+	w := q.window
+	if !q.phaseHi.After(t) {
+		k := t.Sub(q.phaseHi)/w + 1
+		q.phaseHi = q.phaseHi.Add(k * w)
+		q.phaseLo = q.phaseLo.Add(k * w)
+	}
+	if q.phaseLo.Before(t) {
+		q.phaseLo = t
+	}
+	if q.resetAt.Before(q.phaseHi) {
+		q.resetAt = q.phaseHi
+	}
+}
+

@@ -1,0 +1,226 @@
+package ratehttp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ratehttp/ratehttp/ratehttptest"
+)
+
+// scenario is one row of the quota acceptance table: a simulated API, a
+// demand, and what the client must achieve over windows 2–10.
+type scenario struct {
+	name       string
+	server     ratehttptest.Config
+	workers    int           // goroutines per client, each with unlimited demand
+	clients    int           // separate Transports sharing the server's quota (default 1)
+	think      time.Duration // pause between a worker's requests (light load)
+	background float64       // fraction of the quota a background consumer takes
+	during     func(win int, s *ratehttptest.Server)
+	opts       []Option
+	plain      bool // drive the server with no ratehttp at all, for contrast
+	trace      func(ratehttptest.Event)
+
+	wantUtil   float64 // accepted / quota available to us, at least
+	wantReject float64 // 429 / attempts, at most
+}
+
+// outcome is what a scenario measured over windows 2–10.
+type outcome struct {
+	accepted, rejected, available int
+	refused                       int // requests refused locally (ErrRateLimited)
+	delayed                       int // requests that waited longer than the server's latency
+	after1                        int // 429s after window 2 began
+}
+
+func (o outcome) util() float64 { return float64(o.accepted) / float64(max(o.available, 1)) }
+func (o outcome) rejectRate() float64 {
+	return float64(o.rejected) / float64(max(o.accepted+o.rejected, 1))
+}
+
+func (o outcome) String() string {
+	return fmt.Sprintf("accepted %d of %d (%.1f%%), 429 %d of %d attempts (%.2f%%), refused locally %d, delayed %d",
+		o.accepted, o.available, 100*o.util(), o.rejected, o.accepted+o.rejected, 100*o.rejectRate(), o.refused, o.delayed)
+}
+
+const scenarioWindows = 10
+
+// run plays the scenario in a synctest bubble: fake time, the in-memory
+// simulator as the base transport, fully deterministic.
+func (sc scenario) run(t *testing.T) outcome {
+	t.Helper()
+	var out outcome
+	synctest.Test(t, func(t *testing.T) {
+		srv := ratehttptest.NewServer(sc.server)
+		if sc.trace != nil {
+			srv.SetHook(sc.trace)
+		}
+		w := sc.server.Window
+		start := time.Now()
+		end := start.Add(scenarioWindows * w)
+		ctx, cancel := context.WithDeadline(context.Background(), end)
+		defer cancel()
+
+		var refused, delayed atomic.Int64
+		var wg sync.WaitGroup
+		for c := range max(sc.clients, 1) {
+			var rt http.RoundTripper = srv
+			if !sc.plain {
+				rt = New(srv, sc.opts...)
+			}
+			client := &http.Client{Transport: rt}
+			for i := range sc.workers {
+				wg.Go(func() {
+					url := fmt.Sprintf("http://api.test/items/%d/%d", c, i)
+					for ctx.Err() == nil {
+						t0 := time.Now()
+						req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+						resp, err := client.Do(req)
+						if err == nil {
+							io.Copy(io.Discard, resp.Body)
+							resp.Body.Close()
+							if time.Since(t0) > sc.server.Latency && time.Now().Sub(start) >= w {
+								delayed.Add(1)
+							}
+						} else if errors.Is(err, ErrRateLimited) {
+							refused.Add(1)
+							var rl *RateLimitError
+							if errors.As(err, &rl) && rl.Wait > 0 {
+								sleepCtx(ctx, rl.Wait)
+							}
+						} else if ctx.Err() == nil {
+							t.Errorf("Do(%s) error = %v", url, err)
+							return
+						}
+						if sc.think > 0 {
+							sleepCtx(ctx, sc.think)
+						}
+					}
+				})
+			}
+		}
+		if sc.background > 0 {
+			every := time.Duration(float64(w) / (sc.background * float64(sc.server.Limit)))
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					srv.Consume(1)
+					sleepCtx(ctx, every)
+				}
+			})
+		}
+		if sc.during != nil {
+			wg.Go(func() {
+				for win := 1; win <= scenarioWindows; win++ {
+					sc.during(win, srv)
+					sleepCtx(ctx, w)
+				}
+			})
+		}
+		wg.Wait()
+
+		wins := srv.Windows()
+		if len(wins) < scenarioWindows {
+			t.Fatalf("server saw %d windows, want %d", len(wins), scenarioWindows)
+		}
+		for i, ws := range wins[1:scenarioWindows] {
+			out.accepted += ws.Accepted
+			out.rejected += ws.Rejected
+			out.available += ws.Limit - ws.Consumed
+			if i > 0 {
+				out.after1 += ws.Rejected
+			}
+		}
+		out.refused = int(refused.Load())
+		out.delayed = int(delayed.Load())
+	})
+	return out
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func perMinute(limit int) ratehttptest.Config {
+	return ratehttptest.Config{Limit: limit, Window: time.Minute, Latency: 50 * time.Millisecond}
+}
+
+// scenarios is the acceptance table of the adaptive quota. No row configures
+// the limit: the client learns it from the headers.
+func scenarios() []scenario {
+	offset := perMinute(100)
+	offset.Offset = 17*time.Second + 300*time.Millisecond
+	sliding := perMinute(100)
+	sliding.Policy = ratehttptest.SlidingWindow
+	used := perMinute(100)
+	used.UsedMeansUsed = true
+	return []scenario{
+		{
+			name: "limit halved in window 4, restored in 7", server: perMinute(100), workers: 8,
+			during: func(win int, s *ratehttptest.Server) {
+				switch win {
+				case 4:
+					s.SetLimit(50)
+				case 7:
+					s.SetLimit(100)
+				}
+			},
+			wantUtil: 0.95, wantReject: 0.005,
+		},
+		{name: "fixed aligned windows, 100/minute, 8 workers", server: perMinute(100), workers: 8, wantUtil: 0.98, wantReject: 0.002},
+		{name: "fixed windows, unknown phase", server: offset, workers: 8, wantUtil: 0.98, wantReject: 0.002},
+		{name: "sliding window, 100/minute", server: sliding, workers: 8, wantUtil: 0.95, wantReject: 0.005},
+		{
+			name: "64 workers, 20/minute", server: perMinute(20), workers: 64,
+			// 64 queued requests at one per 3 s need more than the default
+			// maximum wait.
+			opts:     []Option{WithMaxWait(10 * time.Minute)},
+			wantUtil: 0.95, wantReject: 0.005,
+		},
+		{name: "4 Transports sharing one quota", server: perMinute(100), workers: 4, clients: 4, wantUtil: 0.95, wantReject: 0.005},
+		{name: "X-ratelimit-used means used (option)", server: used, workers: 8, opts: []Option{WithUsedMeaning(UsedUsed)}, wantUtil: 0.98, wantReject: 0.002},
+		{name: "X-ratelimit-used means used (auto)", server: used, workers: 8, opts: []Option{WithUsedMeaning(UsedAuto)}, wantUtil: 0.98, wantReject: 0.002},
+		{name: "background consumer takes 30%", server: perMinute(100), workers: 8, background: 0.3, wantUtil: 0.95, wantReject: 0.005},
+	}
+}
+
+func TestScenarios(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			got := sc.run(t)
+			t.Logf("ratehttp: %v", got)
+			if got.util() < sc.wantUtil {
+				t.Errorf("utilisation = %.2f%%, want >= %.0f%%", 100*got.util(), 100*sc.wantUtil)
+			}
+			if got.rejectRate() > sc.wantReject {
+				t.Errorf("429 rate = %.2f%%, want <= %.1f%%", 100*got.rejectRate(), 100*sc.wantReject)
+			}
+		})
+	}
+}
+
+// TestScenarioLightLoad offers 30% of the quota: everything is served, no
+// 429, and no request waits for the quota.
+func TestScenarioLightLoad(t *testing.T) {
+	sc := scenario{server: perMinute(100), workers: 3, think: 6 * time.Second}
+	got := sc.run(t)
+	t.Logf("ratehttp: %v", got)
+	if got.rejected != 0 || got.refused != 0 || got.delayed != 0 {
+		t.Errorf("light load: %v; want no 429, no refusal, no delay", got)
+	}
+	if got.accepted < 250 {
+		t.Errorf("light load accepted %d requests, want about 270 (30%% of 900)", got.accepted)
+	}
+}

@@ -1,0 +1,361 @@
+// Package ratehttp provides an [http.RoundTripper] that keeps a client inside
+// a server's rate limit, retries what is safe to retry, exports Prometheus
+// metrics and turns API error bodies into Go errors.
+//
+// # Quota
+//
+// Every request belongs to a quota key (by default the URL's scheme and host;
+// see [WithKeyFunc]). For each key the [Transport] keeps a model of the
+// server's quota, learned from the headers of every response: the vendor's
+// X-ratelimit, X-ratelimit-used and X-ratelimit-window, the IETF RateLimit
+// fields (current and older drafts), GitHub's X-RateLimit-* and Retry-After.
+// It paces requests with a [golang.org/x/time/rate] limiter at the server's
+// rate, keeps its own budget of what remains in the window (counting requests
+// still in flight), and when the budget is spent waits for the window's
+// estimated reset. Light load is never delayed.
+//
+// Headers that make no sense (negative, non-numeric, remaining over the
+// limit, absurd windows) are ignored and counted; the last good state is kept.
+//
+// # Waiting and errors
+//
+// A request waits for its quota only as long as its context allows and at
+// most the maximum wait ([WithMaxWait]). A wait that could not finish in time
+// is not started: RoundTrip returns at once a [*RateLimitError], which matches
+// [ErrRateLimited] and, when the deadline was the reason,
+// [context.DeadlineExceeded]. A cancelled context returns promptly with an
+// error that matches the context's error.
+//
+// # Retries
+//
+// 429 responses are retried for every method; 5xx responses (except 501) and
+// transport errors only for idempotent requests. Bodies are replayed through
+// [http.Request.GetBody]; a request whose body cannot be replayed is sent
+// once. When retries run out, the last response is returned with a nil error.
+// See [WithRetries] and [WithRetryPolicy]. Retries run on
+// github.com/hashicorp/go-retryablehttp, configured so that none of its
+// defaults (logging, reading bodies into memory, dropping the last response,
+// closing idle connections) reach the caller.
+//
+// Put authentication or request-signing transports below the Transport (as
+// its base), so that every attempt is signed afresh.
+//
+// # Metrics
+//
+// A Transport is a [prometheus.Collector]; register it where you like.
+package ratehttp
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+)
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// Transport is an [http.RoundTripper] that paces requests to the quota the
+// server reports, retries what is safe to retry and records metrics.
+//
+// Create one with [New]; the zero value is not usable. A Transport is safe for
+// concurrent use by multiple goroutines, and its configuration is fixed at
+// New. Like [http.Transport], it should be reused rather than created per
+// request: the quota model lives in it.
+type Transport struct {
+	base    http.RoundTripper
+	cfg     config
+	metrics *metrics
+
+	mu     sync.RWMutex
+	quotas map[quotaKey]*quota
+}
+
+// quotaKey identifies a quota without building a string per request.
+type quotaKey struct{ scheme, host, custom string }
+
+// config is the frozen configuration of a Transport.
+type config struct {
+	keyFunc     func(*http.Request) string
+	used        UsedMeaning
+	maxWait     time.Duration
+	retries     int
+	backoffBase time.Duration
+	backoffCap  time.Duration
+	policy      RetryPolicy
+	logger      *slog.Logger
+	clientName  string
+	apiErrors   bool
+	errorLimit  int64
+	maxHosts    int
+	maxCodes    int
+}
+
+// Defaults of the options.
+const (
+	DefaultMaxWait     = 2 * time.Minute
+	DefaultRetries     = 3
+	DefaultBackoffBase = 250 * time.Millisecond
+	DefaultBackoffCap  = 30 * time.Second
+)
+
+// An Option configures a [Transport] at [New].
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithKeyFunc makes f choose the quota a request belongs to, for servers that
+// count per API token, project or path rather than per host. Requests with
+// equal keys share one quota. The default (and a nil f) is the URL's scheme
+// and host. The key appears in no error message and no metric.
+func WithKeyFunc(f func(*http.Request) string) Option {
+	return optionFunc(func(c *config) { c.keyFunc = f })
+}
+
+// WithUsedMeaning says how to read the vendor's X-ratelimit-used header. The
+// default is [UsedRemaining], as the vendor documents.
+func WithUsedMeaning(m UsedMeaning) Option {
+	return optionFunc(func(c *config) { c.used = m })
+}
+
+// WithMaxWait bounds how long a request may wait for its quota, and caps the
+// wait a Retry-After asks for. A request that would wait longer fails at once
+// with a [*RateLimitError]. The default is [DefaultMaxWait]; zero or negative
+// means a request never waits for the quota.
+func WithMaxWait(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.maxWait = max(d, 0) })
+}
+
+// WithRetries sets how many times a request may be retried after its first
+// attempt. The default is [DefaultRetries]; zero or negative disables retries.
+func WithRetries(n int) Option {
+	return optionFunc(func(c *config) { c.retries = max(n, 0) })
+}
+
+// WithBackoff sets the exponential backoff between retries: the n-th retry
+// waits a random duration in [0, min(cap, base·2ⁿ⁻¹)) ("full jitter"). A
+// Retry-After header wins over it. Defaults are [DefaultBackoffBase] and
+// [DefaultBackoffCap]; zero or negative values keep the default.
+func WithBackoff(base, cap time.Duration) Option {
+	return optionFunc(func(c *config) {
+		if base > 0 {
+			c.backoffBase = base
+		}
+		if cap > 0 {
+			c.backoffCap = cap
+		}
+	})
+}
+
+// WithRetryPolicy replaces [DefaultRetryPolicy] in deciding which attempts are
+// retried. Whatever the policy says, a request is never retried when its
+// context has ended or when its body cannot be replayed. A nil p keeps the
+// default.
+func WithRetryPolicy(p RetryPolicy) Option {
+	return optionFunc(func(c *config) {
+		if p != nil {
+			c.policy = p
+		}
+	})
+}
+
+// WithLogger makes the Transport log retries and quota waits at debug level,
+// and refusals at warn level, to l. Log records carry the method and host,
+// never the path, query or headers. The default (and a nil l) logs nothing.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// WithClientName sets the value of the constant "client" label on every
+// metric, so that several Transports can be registered in one registry. The
+// default is "default".
+func WithClientName(name string) Option {
+	return optionFunc(func(c *config) {
+		if name != "" {
+			c.clientName = name
+		}
+	})
+}
+
+// WithAPIErrors makes RoundTrip return an [*APIError] (and close the body)
+// for a final response with status 400 or above, after retries. It is a
+// deliberate departure from the [http.RoundTripper] contract, which returns
+// every response with a nil error: opt in only where the caller wants errors.
+// [http.Client] wraps the error in a [*url.Error]; [errors.As] reaches it. At
+// most limit bytes of the body are read; zero or negative means
+// [DefaultErrorBodyLimit].
+func WithAPIErrors(limit int64) Option {
+	return optionFunc(func(c *config) {
+		c.apiErrors = true
+		c.errorLimit = limit
+		if limit <= 0 {
+			c.errorLimit = DefaultErrorBodyLimit
+		}
+	})
+}
+
+// New returns a Transport that sends requests through base. A nil base means
+// [http.DefaultTransport].
+func New(base http.RoundTripper, opts ...Option) *Transport {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	t := &Transport{
+		base: base,
+		cfg: config{
+			maxWait:     DefaultMaxWait,
+			retries:     DefaultRetries,
+			backoffBase: DefaultBackoffBase,
+			backoffCap:  DefaultBackoffCap,
+			policy:      DefaultRetryPolicy,
+			clientName:  "default",
+			maxHosts:    DefaultMaxHostLabels,
+			maxCodes:    DefaultMaxCodeLabels,
+		},
+		quotas: make(map[quotaKey]*quota),
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&t.cfg)
+		}
+	}
+	if t.cfg.backoffCap < t.cfg.backoffBase {
+		t.cfg.backoffCap = t.cfg.backoffBase
+	}
+	t.metrics = newMetrics(&t.cfg)
+	return t
+}
+
+// CloseIdleConnections closes the idle connections of the base transport, if
+// it has such a method.
+func (t *Transport) CloseIdleConnections() {
+	type closeIdler interface{ CloseIdleConnections() }
+	if c, ok := t.base.(closeIdler); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// quotaFor returns the quota of req's key, creating it on first use.
+func (t *Transport) quotaFor(req *http.Request) *quota {
+	k := quotaKey{scheme: req.URL.Scheme, host: req.URL.Host}
+	if t.cfg.keyFunc != nil {
+		k = quotaKey{custom: t.cfg.keyFunc(req)}
+	}
+	t.mu.RLock()
+	q := t.quotas[k]
+	t.mu.RUnlock()
+	if q != nil {
+		return q
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if q = t.quotas[k]; q == nil {
+		name := k.custom
+		if t.cfg.keyFunc == nil {
+			name = k.scheme + "://" + k.host
+		}
+		q = newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))
+		t.quotas[k] = q
+	}
+	return q
+}
+
+// RoundTrip implements [http.RoundTripper]. It waits for the request's quota,
+// sends it through the base transport and retries it as configured. It never
+// modifies req and always closes req.Body. A response obtained is returned
+// with a nil error, unless [WithAPIErrors] asks otherwise.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL == nil {
+		closeBody(req)
+		return nil, errors.New("ratehttp: nil Request.URL")
+	}
+	start := time.Now()
+	q := t.quotaFor(req)
+	q.hm.inflight(1)
+	resp, err := t.attempt(req, q)
+	if t.retryable(req, resp, err) {
+		resp, err = t.retry(req, q, resp, err)
+	}
+	q.hm.inflight(-1)
+	q.hm.request(req.Method, statusOf(resp), err, time.Since(start))
+	if err == nil && t.cfg.apiErrors && resp.StatusCode >= 400 {
+		return nil, t.apiError(q, resp)
+	}
+	return resp, err
+}
+
+// attempt sends req once, after waiting for the quota, and folds the outcome
+// into the quota. When it returns without calling the base transport, it
+// closes req.Body.
+func (t *Transport) attempt(req *http.Request, q *quota) (*http.Response, error) {
+	tk, waited, err := q.acquire(req.Context())
+	if waited > 0 {
+		q.hm.wait(waited)
+	}
+	if err != nil {
+		closeBody(req)
+		var rl *RateLimitError
+		if errors.As(err, &rl) {
+			q.hm.refused(refusalReason(rl))
+			t.log(slog.LevelWarn, "ratehttp: request refused by the quota", req, slog.Duration("wait", rl.Wait))
+		}
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil && resp != nil {
+		// A broken base transport: keep the contract ourselves.
+		resp.Body.Close()
+		resp = nil
+	}
+	if err == nil && resp == nil {
+		err = errNilResponse
+	}
+	sig := q.observe(tk, resp, time.Now())
+	q.hm.attempt(req.Method, statusOf(resp), err)
+	if sig.anomalies != 0 {
+		q.hm.anomalies(sig.anomalies)
+	}
+	return resp, err
+}
+
+// apiError turns a final error response into an *APIError, draining and
+// closing its body.
+func (t *Transport) apiError(q *quota, resp *http.Response) error {
+	e, _, _ := newAPIError(resp, t.cfg.errorLimit)
+	drain(resp.Body)
+	q.hm.apiError(e.Code)
+	return e
+}
+
+func (t *Transport) log(level slog.Level, msg string, req *http.Request, attrs ...slog.Attr) {
+	l := t.cfg.logger
+	if l == nil || !l.Enabled(req.Context(), level) {
+		return
+	}
+	attrs = append(attrs, slog.String("method", req.Method), slog.String("host", req.URL.Host))
+	l.LogAttrs(req.Context(), level, msg, attrs...)
+}
+
+func refusalReason(e *RateLimitError) string {
+	if e.Err != nil {
+		return "deadline"
+	}
+	return "max_wait"
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}

@@ -101,11 +101,11 @@ type quota struct {
 	pauseUntil  time.Time
 
 	// The newest observation, for reset (jump) detection across windows.
-	lastSeq  uint64
-	lastUsed int64 // limit - remaining, so that a change of limit is no rise
-	lastSent time.Time
-	lastConc int
-	haveLast bool
+	lastSeq   uint64
+	lastUsed  int64 // limit - remaining, so that a change of limit is no rise
+	lastSent  time.Time
+	lastConc  int
+	haveLast  bool
 	slotVotes int // small rises seen: two make slotMode
 
 	inflight int
@@ -610,3 +610,30 @@ func (q *quota) laterThan(t time.Time) {
 	}
 }
 
+// quotaSnapshot is the state of a quota as metrics report it.
+type quotaSnapshot struct {
+	known     bool          // the server reported a quota
+	limit     int64         // requests per window
+	remaining int64         // our estimate of what remains in the window, at least 0
+	window    time.Duration // 0 when unknown
+	resetIn   time.Duration // estimated time to the window's reset, 0 when unknown
+	rate      float64       // paced requests per second; 0 when not paced
+}
+
+// snapshot reads the quota's state at now without changing it.
+func (q *quota) snapshot(now time.Time) quotaSnapshot {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	s := quotaSnapshot{known: q.limit > 0, limit: q.limit, window: q.window}
+	if !s.known {
+		return s
+	}
+	s.remaining = max(int64(q.budget(now)), 0)
+	if q.resetAt.After(now) {
+		s.resetIn = q.resetAt.Sub(now)
+	}
+	if r := q.lim.Limit(); r != rate.Inf {
+		s.rate = float64(r)
+	}
+	return s
+}

@@ -101,12 +101,12 @@ type quota struct {
 	pauseUntil  time.Time
 
 	// The newest observation, for reset (jump) detection across windows.
-	lastSeq   uint64
-	lastUsed  int64 // limit - remaining, so that a change of limit is no rise
-	lastSent  time.Time
-	lastConc  int
-	haveLast  bool
-	slotVotes int // small rises seen: two make slotMode
+	lastSeq     uint64
+	lastUsed    int64 // limit - remaining, so that a change of limit is no rise
+	lastSent    time.Time
+	lastOverlap int64
+	haveLast    bool
+	slotVotes   int // small rises seen: two make slotMode
 
 	inflight int
 }
@@ -156,17 +156,11 @@ func (q *quota) pace(now time.Time) (rate.Limit, int) {
 }
 
 // burstFor is how many requests may go at once after an idle spell: a
-// twentieth of the window's quota, so light bursty load is not delayed while
-// the window's budget still bounds the total.
+// twentieth of the window's quota, at least ten (or the whole quota when it is
+// smaller) and at most a hundred. Light or bursty load is then not delayed,
+// while the window's budget still bounds the total.
 func burstFor(limit int64) int {
-	b := limit / 20
-	if b < 1 {
-		return 1
-	}
-	if b > 100 {
-		return 100
-	}
-	return int(b)
+	return int(min(max(limit/20, min(limit, 10)), 100))
 }
 
 // budget is how many more requests the current window allows, by our
@@ -500,15 +494,18 @@ func (q *quota) remaining(sig signal, t ticket) int64 {
 // estimate. It requires q.mu held.
 func (q *quota) learn(t ticket, rem int64, now time.Time) {
 	jumped := false
+	// Our requests that overlapped this one's flight: in flight when it was
+	// sent, or sent before its response came back.
+	overlap := int64(t.conc-1) + int64(q.seq-t.seq-1)
 	if q.haveLast && t.seq > q.lastSeq {
 		// In a fixed window, remaining rises only at a reset. A rise larger
 		// than reordering of our own in-flight requests explains is one; a
 		// smaller rise means the server frees slots one by one (a sliding
 		// window or a token bucket).
-		// The server may count requests sent together in any order, so a
-		// rise up to the number then in flight proves nothing.
+		// The server may count our concurrent requests in any order, so a
+		// rise up to the number that overlapped either flight proves nothing.
 		rise := q.lastUsed - (q.limit - rem)
-		reorder := int64(max(t.conc, q.lastConc))
+		reorder := max(overlap, q.lastOverlap)
 		switch {
 		case rise >= max(reorder+2, q.limit/4):
 			jumped = true
@@ -525,11 +522,13 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 				q.slotMode = true
 			}
 		default:
-			q.observeOthers(-rise-int64(t.seq-q.lastSeq), t.sent.Sub(q.lastSent))
+			// What our requests between the two do not explain is others'
+			// doing, less what reordering of our concurrent ones explains.
+			q.observeOthers(-rise-int64(t.seq-q.lastSeq)-reorder, t.sent.Sub(q.lastSent))
 		}
 	}
 	if !q.haveLast || t.seq > q.lastSeq {
-		q.lastSeq, q.lastUsed, q.lastSent, q.lastConc, q.haveLast = t.seq, q.limit-rem, t.sent, t.conc, true
+		q.lastSeq, q.lastUsed, q.lastSent, q.lastOverlap, q.haveLast = t.seq, q.limit-rem, t.sent, overlap, true
 	}
 	if t.seq < q.winFirstSeq {
 		return // counted in an earlier window

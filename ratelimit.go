@@ -207,11 +207,15 @@ func (q *quota) roll(now time.Time) {
 // acquire waits until the request may be sent and returns its ticket. It
 // returns at once, without waiting, a *RateLimitError when the wait would pass
 // ctx's deadline or the maximum wait, and ctx's error when ctx ends first.
-func (q *quota) acquire(ctx context.Context) (ticket, time.Duration, error) {
+//
+// now is the current time; the clock is read again only after a wait.
+func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Duration, error) {
 	var waited time.Duration
-	for {
+	for first := true; ; first = false {
 		q.mu.Lock()
-		now := time.Now()
+		if !first {
+			now = time.Now()
+		}
 		q.roll(now)
 
 		var (
@@ -297,14 +301,15 @@ func (q *quota) acquire(ctx context.Context) (ticket, time.Duration, error) {
 	}
 }
 
-// tooLong returns the error for a wait of d that must not be started. It
-// requires q.mu held.
+// tooLong returns the error for a wait of d that must not be started: one
+// that would pass ctx's deadline (reported first, as the caller's own limit)
+// or the maximum wait. It requires q.mu held.
 func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration) error {
-	if d > q.opts.maxWait {
-		return &RateLimitError{Key: q.key, Wait: d}
-	}
 	if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
 		return &RateLimitError{Key: q.key, Wait: d, Err: context.DeadlineExceeded}
+	}
+	if d > q.opts.maxWait {
+		return &RateLimitError{Key: q.key, Wait: d}
 	}
 	return nil
 }
@@ -348,6 +353,17 @@ func (q *quota) pausedFor(now time.Time) time.Duration {
 		}
 	}
 	return max(until.Sub(now), 0)
+}
+
+// slot is how long the key pauses after a 429 that does not say the quota
+// is spent: one request's share of the window, at least the backoff base. It
+// requires q.mu held.
+func (q *quota) slot() time.Duration {
+	d := q.opts.backoffBase
+	if q.limit > 0 && q.window > 0 {
+		d = max(d, q.window/time.Duration(q.limit))
+	}
+	return d
 }
 
 // undecided reports whether the meaning of X-ratelimit-used is still being
@@ -418,20 +434,25 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 	}
 
 	rem := q.remaining(sig, t)
-	if throttled && rem != 0 {
-		// The server refused: whatever the headers say, nothing remains.
-		rem = 0
-	}
 	if rem >= 0 && q.limit > 0 {
 		q.learn(t, rem, now)
 	}
 
 	renew := first || q.undecided() || q.winProbing
 	q.winProbing = false
-	if throttled && sig.hasRetryAfter {
-		// The server named the instant: every request of the key waits.
-		ra := min(sig.retryAfter, q.opts.maxWait)
-		if until := now.Add(ra); until.After(q.pauseUntil) {
+	if throttled {
+		// Every request of the key waits: until the instant the server
+		// named; else, when its headers do not say the quota is spent (a
+		// proxy's or a burst limit's 429), one slot. A 429 that says
+		// nothing must not lock the key for the rest of a long window.
+		var pause time.Duration
+		switch {
+		case sig.hasRetryAfter:
+			pause = sig.retryAfter
+		case rem != 0:
+			pause = q.slot()
+		}
+		if until := now.Add(min(pause, q.opts.maxWait)); until.After(q.pauseUntil) {
 			q.pauseUntil = until
 			renew = true
 		}

@@ -85,9 +85,10 @@ func (t *Transport) retryable(req *http.Request, resp *http.Response, err error)
 	if t.cfg.retries == 0 || req.Context().Err() != nil || !replayable(req) {
 		return false
 	}
-	var rl *RateLimitError
-	if errors.As(err, &rl) {
-		return false // the quota refused: a retry would be refused too
+	if err != nil {
+		if _, ok := errors.AsType[*RateLimitError](err); ok {
+			return false // the quota refused: a retry would be refused too
+		}
 	}
 	return t.cfg.policy(req, resp, err)
 }
@@ -155,14 +156,17 @@ type retryCall struct {
 }
 
 // RoundTrip hands the engine the outcome of the first attempt, which
-// [Transport.RoundTrip] already made, then makes each retry with a fresh body.
-func (c *retryCall) RoundTrip(r *http.Request) (*http.Response, error) {
+// [Transport.RoundTrip] already made, then makes each retry as a copy of the
+// caller's request with a fresh body. The engine's own request is not sent:
+// its inner http.Client may have added headers (Basic auth from the URL's
+// userinfo) that the first attempt did not carry.
+func (c *retryCall) RoundTrip(*http.Request) (*http.Response, error) {
 	if !c.replayed {
 		c.replayed = true
 		return c.firstResp, c.firstErr
 	}
 	ar := new(http.Request)
-	*ar = *r
+	*ar = *c.req
 	ar.Body = nil
 	if c.req.Body != nil && c.req.Body != http.NoBody {
 		body, err := c.req.GetBody()
@@ -171,7 +175,8 @@ func (c *retryCall) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		ar.Body = body
 	}
-	return c.t.attempt(ar, c.q)
+	resp, _, err := c.t.attempt(ar, c.q, time.Now())
+	return resp, err
 }
 
 // checkRetry is the engine's CheckRetry: our policy, plus the decision not to
@@ -196,7 +201,7 @@ func (c *retryCall) checkRetry(ctx context.Context, resp *http.Response, err err
 		return false, nil
 	}
 	c.wait = w
-	c.q.hm.retry(retryReason(resp, err))
+	c.t.hostMetricsFor(c.q, c.req).retry(retryReason(resp, err))
 	c.t.log(slog.LevelDebug, "ratehttp: retrying", c.req,
 		slog.Int("attempt", c.attempts+1), slog.Int("status", statusOf(resp)), slog.Duration("wait", w))
 	return true, nil

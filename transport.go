@@ -50,6 +50,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,6 +70,13 @@ type Transport struct {
 
 	mu     sync.RWMutex
 	quotas map[quotaKey]*quota
+	last   atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
+}
+
+// quotaEntry pairs a quota with its key, for Transport.last.
+type quotaEntry struct {
+	key quotaKey
+	q   *quota
 }
 
 // quotaKey identifies a quota without building a string per request.
@@ -245,10 +253,14 @@ func (t *Transport) quotaFor(req *http.Request) *quota {
 	if t.cfg.keyFunc != nil {
 		k = quotaKey{custom: t.cfg.keyFunc(req)}
 	}
+	if e := t.last.Load(); e != nil && e.key == k {
+		return e.q
+	}
 	t.mu.RLock()
 	q := t.quotas[k]
 	t.mu.RUnlock()
 	if q != nil {
+		t.last.Store(&quotaEntry{k, q})
 		return q
 	}
 	t.mu.Lock()
@@ -261,6 +273,7 @@ func (t *Transport) quotaFor(req *http.Request) *quota {
 		q = newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))
 		t.quotas[k] = q
 	}
+	t.last.Store(&quotaEntry{k, q})
 	return q
 }
 
@@ -275,13 +288,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := time.Now()
 	q := t.quotaFor(req)
-	q.hm.inflight(1)
-	resp, err := t.attempt(req, q)
+	hm := t.hostMetricsFor(q, req)
+	hm.inflight(1)
+	resp, end, err := t.attempt(req, q, start)
 	if t.retryable(req, resp, err) {
 		resp, err = t.retry(req, q, resp, err)
+		end = time.Now()
 	}
-	q.hm.inflight(-1)
-	q.hm.request(req.Method, statusOf(resp), err, time.Since(start))
+	hm.inflight(-1)
+	hm.request(req.Method, statusOf(resp), err, end.Sub(start))
 	if err == nil && t.cfg.apiErrors && resp.StatusCode >= 400 {
 		return nil, t.apiError(q, resp)
 	}
@@ -289,23 +304,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempt sends req once, after waiting for the quota, and folds the outcome
-// into the quota. When it returns without calling the base transport, it
-// closes req.Body.
-func (t *Transport) attempt(req *http.Request, q *quota) (*http.Response, error) {
-	tk, waited, err := q.acquire(req.Context())
+// into the quota. now is the current time, and end the time the outcome came
+// (the clock is read as little as possible: it is slow on some machines).
+// When it returns without calling the base transport, it closes req.Body.
+func (t *Transport) attempt(req *http.Request, q *quota, now time.Time) (resp *http.Response, end time.Time, err error) {
+	hm := t.hostMetricsFor(q, req)
+	tk, waited, err := q.acquire(req.Context(), now)
 	if waited > 0 {
-		q.hm.wait(waited)
+		hm.wait(waited)
 	}
 	if err != nil {
 		closeBody(req)
 		var rl *RateLimitError
 		if errors.As(err, &rl) {
-			q.hm.refused(refusalReason(rl))
+			hm.refused(refusalReason(rl))
 			t.log(slog.LevelWarn, "ratehttp: request refused by the quota", req, slog.Duration("wait", rl.Wait))
 		}
-		return nil, err
+		return nil, time.Now(), err
 	}
-	resp, err := t.base.RoundTrip(req)
+	resp, err = t.base.RoundTrip(req)
 	if err != nil && resp != nil {
 		// A broken base transport: keep the contract ourselves.
 		resp.Body.Close()
@@ -314,12 +331,13 @@ func (t *Transport) attempt(req *http.Request, q *quota) (*http.Response, error)
 	if err == nil && resp == nil {
 		err = errNilResponse
 	}
-	sig := q.observe(tk, resp, time.Now())
-	q.hm.attempt(req.Method, statusOf(resp), err)
+	end = time.Now()
+	sig := q.observe(tk, resp, end)
+	hm.attempt(req.Method, statusOf(resp), err)
 	if sig.anomalies != 0 {
-		q.hm.anomalies(sig.anomalies)
+		hm.anomalies(sig.anomalies)
 	}
-	return resp, err
+	return resp, end, err
 }
 
 // apiError turns a final error response into an *APIError, draining and
@@ -327,7 +345,7 @@ func (t *Transport) attempt(req *http.Request, q *quota) (*http.Response, error)
 func (t *Transport) apiError(q *quota, resp *http.Response) error {
 	e, _, _ := newAPIError(resp, t.cfg.errorLimit)
 	drain(resp.Body)
-	q.hm.apiError(e.Code)
+	t.hostMetricsFor(q, resp.Request).apiError(e.Code)
 	return e
 }
 

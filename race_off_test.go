@@ -1,0 +1,5 @@
+//go:build !race
+
+package ratehttp
+
+const raceEnabled = false

@@ -39,6 +39,14 @@
 // body's length and CRC-32; [Server.SetLimit] and [Server.Consume] change the
 // quota mid-run as a real API's operators and other clients would.
 // Config.RetryAfter adds a Retry-After header, which the vendor never sends.
+//
+// # Faults
+//
+// Config.Faults makes the Server misbehave on a reproducible schedule:
+// connection resets before, after or in the middle of a response, 5xx and
+// 429 answers with odd Retry-After values, slow or nonsensical headers, huge
+// and endless bodies, a proxy's HTML page, a server echoing the request. See
+// [Fault]; [Server.FaultStats] counts what was injected.
 package ratehttptest
 
 import (
@@ -128,6 +136,12 @@ type Config struct {
 	// it may overwrite them. Its request's Body holds the full request body.
 	// Nil means status 200 with the body {"ok":true}.
 	Handler http.Handler
+	// Faults are the misbehaviours the Server injects, each at its rate or
+	// period; see [Fault]. Nil means none.
+	Faults []Fault
+	// FaultSeed seeds the draws of the Faults' Rates, so that a schedule
+	// can be replayed.
+	FaultSeed uint64
 }
 
 // Stats counts what a [Server] decided since it was created.
@@ -220,6 +234,7 @@ type Server struct {
 	log     []time.Time // SlidingWindow: accepted instants, oldest first
 	tokens  float64     // TokenBucket: tokens left at last
 	last    time.Time   // TokenBucket: last refill; zero before the first event
+	faults  *faultState // nil without Config.Faults; has its own lock
 
 	srvMu  sync.Mutex // guards ts and cancel; never held with mu
 	ts     *httptest.Server
@@ -240,7 +255,7 @@ var (
 
 // NewServer returns an in-memory Server for cfg. It starts no goroutine and
 // opens no socket. It panics if cfg is invalid: Limit <= 0, a negative Window
-// or Latency, or an unknown Policy.
+// or Latency, an unknown Policy, or an invalid Fault.
 func NewServer(cfg Config) *Server {
 	switch {
 	case cfg.Limit <= 0:
@@ -256,6 +271,7 @@ func NewServer(cfg Config) *Server {
 		cfg.Window = time.Minute
 	}
 	s := &Server{cfg: cfg, unit: cfg.Unit, limit: cfg.Limit, tokens: float64(cfg.Limit)}
+	s.faults = newFaultState(cfg.Faults, cfg.FaultSeed)
 	if s.unit == "" {
 		s.unit = unitOf(cfg.Window)
 	}
@@ -302,6 +318,9 @@ func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
 	if r.Host == "" {
 		r.Host = req.URL.Host
 	}
+	if f, n := s.faults.pick(); f != nil {
+		return s.roundTripFault(req, r, f, n)
+	}
 	rec := httptest.NewRecorder()
 	if err := s.serve(rec, r); err != nil {
 		return nil, err
@@ -315,7 +334,7 @@ func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
 // context ends during the latency, it returns without writing a response. If
 // reading the body fails, it answers 400.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := s.serve(w, r); err != nil && r.Context().Err() == nil {
+	if err := s.serveOrFault(w, r); err != nil && r.Context().Err() == nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 	}
 }
@@ -325,7 +344,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // left, or Close was called), so a client still connected sees an error
 // rather than an empty 200.
 func (s *Server) serveWire(w http.ResponseWriter, r *http.Request) {
-	if err := s.serve(w, r); err != nil {
+	if err := s.serveOrFault(w, r); err != nil {
 		if r.Context().Err() != nil {
 			panic(http.ErrAbortHandler)
 		}

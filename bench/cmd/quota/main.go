@@ -1,0 +1,108 @@
+// Command quota compares how ratehttp and its peers use a server's quota.
+//
+// It runs every scenario for every kind of client and worker count against
+// a fresh ratehttptest server on loopback, in real time, and prints one
+// Markdown table per scenario: the utilisation of the quota (accepted over
+// available, from the server's windows, the first partial window skipped),
+// the 429s the server sent, attempts per success, and the p50 and p99 latency
+// of successful calls as the caller sees them (waits and retries included).
+//
+// Each run lasts -windows windows and stops by itself; the default settings
+// take about five minutes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	p := params{}
+	flag.IntVar(&p.limit, "limit", 50, "requests per window")
+	flag.DurationVar(&p.window, "window", time.Second, "window length")
+	flag.IntVar(&p.windows, "windows", 6, "windows per run, counting the first, partial and unmeasured one")
+	flag.Float64Var(&p.phase, "phase", 0.37, "fraction of a window between a boundary and the start of the load")
+	flag.Float64Var(&p.consume, "consume", 0.30, "share of each window the background consumer takes")
+	workersFlag := flag.String("workers", "16,64", "comma-separated worker counts")
+	scenariosFlag := flag.String("scenarios", "steady,offset,halved,shared,background", "comma-separated scenarios")
+	kindsFlag := flag.String("kinds", "ratehttp,plain,retryablehttp,static,static+retry,failsafe", "comma-separated kinds of client")
+	flag.Parse()
+
+	if err := check(p); err != nil {
+		fatal(err)
+	}
+	var workers []int
+	for _, f := range strings.Split(*workersFlag, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			fatal(fmt.Errorf("bad -workers value %q", f))
+		}
+		workers = append(workers, n)
+	}
+	var scs []scenario
+	for _, name := range strings.Split(*scenariosFlag, ",") {
+		sc, ok := scenarioByName(strings.TrimSpace(name))
+		if !ok {
+			fatal(fmt.Errorf("unknown scenario %q", name))
+		}
+		scs = append(scs, sc)
+	}
+	var ks []kind
+	for _, name := range strings.Split(*kindsFlag, ",") {
+		k, ok := kindByName(strings.TrimSpace(name))
+		if !ok {
+			fatal(fmt.Errorf("unknown kind %q", name))
+		}
+		ks = append(ks, k)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	fmt.Printf("quota: limit %d per %s window, %d windows per run (first skipped), load starts %.0f%% into a window\n",
+		p.limit, p.window, p.windows, 100*p.phase)
+	fmt.Println("\nKinds:")
+	for _, k := range ks {
+		fmt.Printf("- %s: %s\n", k.name, k.note)
+	}
+	for _, sc := range scs {
+		var rs []result
+		for _, k := range ks {
+			for _, n := range workers {
+				r, err := run(ctx, sc, k, n, p)
+				if err != nil {
+					fatal(err)
+				}
+				rs = append(rs, r)
+			}
+		}
+		writeTable(os.Stdout, sc, rs)
+	}
+}
+
+func check(p params) error {
+	switch {
+	case p.limit < 2:
+		return fmt.Errorf("-limit must be at least 2")
+	case p.window < 10*time.Millisecond:
+		return fmt.Errorf("-window must be at least 10ms")
+	case p.windows < 4:
+		return fmt.Errorf("-windows must be at least 4")
+	case p.phase < 0 || p.phase >= 1:
+		return fmt.Errorf("-phase must be in [0, 1)")
+	case p.consume < 0 || p.consume >= 1:
+		return fmt.Errorf("-consume must be in [0, 1)")
+	}
+	return nil
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "quota:", err)
+	os.Exit(1)
+}

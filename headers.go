@@ -169,7 +169,9 @@ func parseSignal(h http.Header, now time.Time) signal {
 func detectDialect(h http.Header) dialect {
 	has := func(key string) bool { return len(h[key]) > 0 }
 	switch {
-	case (has("X-Ratelimit") || has("X-Ratelimit-Used")) && !has("X-Ratelimit-Remaining"):
+	case has("X-Ratelimit") && !has("X-Ratelimit-Remaining"):
+		return dialectVendor
+	case has("X-Ratelimit-Used") && !has("X-Ratelimit-Remaining"):
 		return dialectVendor
 	case has("Ratelimit-Policy") || has("Ratelimit"):
 		return dialectIETF
@@ -410,6 +412,18 @@ func (s *signal) setReset(v string, now time.Time, epoch bool) {
 // It returns false, and 0, for anything else and for a result outside
 // [minWindow, maxWindow].
 func parseWindow(v string) (time.Duration, bool) {
+	// The vendor's own words, as sent on every response: no trimming or
+	// case folding needed.
+	switch v {
+	case "minute":
+		return time.Minute, true
+	case "hour":
+		return time.Hour, true
+	case "day":
+		return 24 * time.Hour, true
+	case "second":
+		return time.Second, true
+	}
 	v = strings.TrimSpace(v)
 	i := 0
 	for i < len(v) && '0' <= v[i] && v[i] <= '9' {

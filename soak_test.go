@@ -440,13 +440,14 @@ func (r *soakRun) check(t *testing.T, srv *ratehttptest.Server) {
 	}
 	// The server enforces its quota whatever the client does; the client's
 	// part is to pace so that it rarely hears 429 from the quota itself
-	// (FaultThrottle's 429s are not counted here). Short runs measure under
-	// 1%, long runs 2.5–3%: about three a window, requests in flight when a
-	// one-second window runs out. 64 goroutines without pacing offer the
-	// server many times its quota, and most of their requests would be
-	// refused.
-	if st := srv.Stats(); st.Rejected*20 > st.Accepted+st.Rejected {
-		t.Errorf("the quota refused %d of %d requests, want at most 5%%", st.Rejected, st.Accepted+st.Rejected)
+	// (FaultThrottle's 429s are not counted here). Under these faults, with
+	// 64 goroutines and one-second windows, the in-memory run measures
+	// 2.5–5.3% (22 runs: about three to five a window, most of them from
+	// requests in flight when a window runs out); the bound leaves room for
+	// that spread. 64 goroutines without pacing offer the server many times
+	// its quota, and most of their requests would be refused.
+	if st := srv.Stats(); st.Rejected*10 > st.Accepted+st.Rejected {
+		t.Errorf("the quota refused %d of %d requests, want at most 10%%", st.Rejected, st.Accepted+st.Rejected)
 	}
 	faults := srv.FaultStats()
 	kinds := map[ratehttptest.FaultKind]bool{}

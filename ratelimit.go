@@ -46,7 +46,24 @@ const (
 // which remaining jumps back up (phaseLo, phaseHi bound one reset instant).
 // A response is attributed to the window its request was sent in: a response
 // to a request sent before the current window began never drains the new
-// window's budget.
+// window's budget. The first request of a window we believe new goes alone
+// (winProbing): if its answer shows the server did not reset, the estimate was
+// early, and only that one request was spent finding out.
+//
+// Three refinements keep the budget honest:
+//   - the server may count our concurrent requests in any order, so a rise or
+//     fall of remaining up to the number of our requests that overlapped a
+//     pair's flights is not evidence of anything (overlap, lastOverlap);
+//   - a fall that our own requests do not explain is other clients' doing:
+//     its rate (otherRate) is subtracted for the time since the anchor;
+//   - small rises that reordering does not explain mean the server frees
+//     slots one by one (a sliding window or a token bucket): in slotMode the
+//     budget is earned back at limit/window and an empty budget waits one
+//     slot, not a whole window.
+//
+// A 429 empties the budget only when its headers say nothing remains; a 429
+// that says nothing (a proxy's, a burst limit's) pauses the key for one slot,
+// and a Retry-After pauses it for that long, capped by the maximum wait.
 //
 // Pacing uses a rate.Limiter at limit/window. Waiting is done here, not with
 // rate.Limiter.Wait: a waiter holds a reservation and sleeps on a timer, the

@@ -42,7 +42,13 @@
 //
 // # Metrics
 //
-// A Transport is a [prometheus.Collector]; register it where you like.
+// A Transport is a [prometheus.Collector]: register it on a registry of your
+// own (nothing touches the default one). It exports requests, attempts,
+// retries, waits and refusals by host, and the quota as the server reports it
+// (limit, remaining, window, estimated reset, pace), read at scrape time.
+// Label values are bounded: hosts beyond [DefaultMaxHostLabels] and vendor
+// error codes beyond [DefaultMaxCodeLabels] collapse into "other". Use
+// [WithClientName] to tell several Transports apart in one registry.
 package ratehttp
 
 import (

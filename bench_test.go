@@ -61,3 +61,32 @@ func BenchmarkRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+var allocSink *http.Response
+
+// TestNoAllocsAcrossHosts: a client alternating between hosts allocates
+// nothing on the happy path beyond what the base transport does.
+func TestNoAllocsAcrossHosts(t *testing.T) {
+	base := newCannedBase()
+	rt := New(base, WithRetries(0))
+	a, _ := http.NewRequest(http.MethodGet, "http://a.test/x", nil)
+	b, _ := http.NewRequest(http.MethodGet, "http://b.test/x", nil)
+	for _, r := range []*http.Request{a, b} { // create the quotas and metric children
+		resp, _ := rt.RoundTrip(r)
+		resp.Body.Close()
+	}
+	var rtBase http.RoundTripper = base
+	bare := testing.AllocsPerRun(200, func() { allocSink, _ = rtBase.RoundTrip(a) })
+	got := testing.AllocsPerRun(200, func() {
+		for _, r := range []*http.Request{a, b} {
+			resp, err := rt.RoundTrip(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	})
+	if got > 2*bare {
+		t.Errorf("RoundTrip alternating two hosts: %.1f allocs per pair, want %.0f (the base's own)", got, 2*bare)
+	}
+}

@@ -112,9 +112,9 @@ func (t *Transport) Collect(ch chan<- prometheus.Metric) {
 
 	t.mu.RLock()
 	quotas := make([]*quota, 0, len(t.quotas))
-	for _, q := range t.quotas {
-		if q.hm != nil {
-			quotas = append(quotas, q)
+	for _, e := range t.quotas {
+		if e.q.hm != nil {
+			quotas = append(quotas, e.q)
 		}
 	}
 	t.mu.RUnlock()

@@ -82,8 +82,11 @@ type quota struct {
 
 	mu sync.Mutex
 
-	// Pacing. lim and changed are replaced together (gen counts them).
+	// Pacing. lim and changed are replaced together (gen counts them);
+	// rate and burst are what lim was made with.
 	lim     *rate.Limiter
+	rate    rate.Limit
+	burst   int
 	gen     uint64
 	changed chan struct{}
 
@@ -137,7 +140,7 @@ type ticket struct {
 
 func newQuota(key string, opts *config, hm *hostMetrics) *quota {
 	q := &quota{key: key, opts: opts, hm: hm, meaning: opts.used, autoVal: -1}
-	q.lim = rate.NewLimiter(rate.Inf, 1)
+	q.lim, q.rate, q.burst = rate.NewLimiter(rate.Inf, 1), rate.Inf, 1
 	q.changed = make(chan struct{})
 	return q
 }
@@ -145,7 +148,7 @@ func newQuota(key string, opts *config, hm *hostMetrics) *quota {
 // renew replaces the limiter and wakes every waiter so that it queues again.
 // It requires q.mu held.
 func (q *quota) renew(r rate.Limit, burst int) {
-	q.lim = rate.NewLimiter(r, burst)
+	q.lim, q.rate, q.burst = rate.NewLimiter(r, burst), r, burst
 	q.gen++
 	close(q.changed)
 	q.changed = make(chan struct{})
@@ -425,7 +428,6 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight--
-	oldRate, oldBurst := q.pace(now)
 	first := !q.known
 	q.known = true
 	q.probing = false
@@ -476,7 +478,7 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 	}
 
 	r, b := q.pace(now)
-	if renew || changedMuch(oldRate, r) || oldBurst != b {
+	if renew || changedMuch(q.rate, r) || q.burst != b {
 		q.renew(r, b)
 	}
 	return sig
@@ -669,8 +671,8 @@ func (q *quota) snapshot(now time.Time) quotaSnapshot {
 	if q.resetAt.After(now) {
 		s.resetIn = q.resetAt.Sub(now)
 	}
-	if r := q.lim.Limit(); r != rate.Inf {
-		s.rate = float64(r)
+	if q.rate != rate.Inf {
+		s.rate = float64(q.rate)
 	}
 	return s
 }

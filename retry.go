@@ -175,7 +175,7 @@ func (c *retryCall) RoundTrip(*http.Request) (*http.Response, error) {
 		}
 		ar.Body = body
 	}
-	resp, _, err := c.t.attempt(ar, c.q, time.Now())
+	resp, _, err := c.t.attempt(ar, c.q, c.t.hostMetricsFor(c.q, c.req), time.Now())
 	return resp, err
 }
 

@@ -75,11 +75,12 @@ type Transport struct {
 	metrics *metrics
 
 	mu     sync.RWMutex
-	quotas map[quotaKey]*quota
+	quotas map[quotaKey]*quotaEntry
 	last   atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
 }
 
-// quotaEntry pairs a quota with its key, for Transport.last.
+// quotaEntry pairs a quota with its key, for Transport.last. Each quota has
+// one, made with it, so switching hosts allocates nothing.
 type quotaEntry struct {
 	key quotaKey
 	q   *quota
@@ -230,7 +231,7 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 			maxHosts:    DefaultMaxHostLabels,
 			maxCodes:    DefaultMaxCodeLabels,
 		},
-		quotas: make(map[quotaKey]*quota),
+		quotas: make(map[quotaKey]*quotaEntry),
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -263,24 +264,22 @@ func (t *Transport) quotaFor(req *http.Request) *quota {
 		return e.q
 	}
 	t.mu.RLock()
-	q := t.quotas[k]
+	e := t.quotas[k]
 	t.mu.RUnlock()
-	if q != nil {
-		t.last.Store(&quotaEntry{k, q})
-		return q
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if q = t.quotas[k]; q == nil {
-		name := k.custom
-		if t.cfg.keyFunc == nil {
-			name = k.scheme + "://" + k.host
+	if e == nil {
+		t.mu.Lock()
+		if e = t.quotas[k]; e == nil {
+			name := k.custom
+			if t.cfg.keyFunc == nil {
+				name = k.scheme + "://" + k.host
+			}
+			e = &quotaEntry{key: k, q: newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))}
+			t.quotas[k] = e
 		}
-		q = newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))
-		t.quotas[k] = q
+		t.mu.Unlock()
 	}
-	t.last.Store(&quotaEntry{k, q})
-	return q
+	t.last.Store(e)
+	return e.q
 }
 
 // RoundTrip implements [http.RoundTripper]. It waits for the request's quota,
@@ -296,7 +295,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	q := t.quotaFor(req)
 	hm := t.hostMetricsFor(q, req)
 	hm.inflight(1)
-	resp, end, err := t.attempt(req, q, start)
+	resp, end, err := t.attempt(req, q, hm, start)
 	if t.retryable(req, resp, err) {
 		resp, err = t.retry(req, q, resp, err)
 		end = time.Now()
@@ -313,8 +312,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // into the quota. now is the current time, and end the time the outcome came
 // (the clock is read as little as possible: it is slow on some machines).
 // When it returns without calling the base transport, it closes req.Body.
-func (t *Transport) attempt(req *http.Request, q *quota, now time.Time) (resp *http.Response, end time.Time, err error) {
-	hm := t.hostMetricsFor(q, req)
+func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time) (resp *http.Response, end time.Time, err error) {
 	tk, waited, err := q.acquire(req.Context(), now)
 	if waited > 0 {
 		hm.wait(waited)

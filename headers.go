@@ -140,21 +140,41 @@ const (
 // any of these headers gives a signal with dialect none, count -1 and nothing
 // else set.
 func parseSignal(h http.Header, now time.Time) signal {
-	s := signal{dialect: detectDialect(h), count: -1}
-	switch s.dialect {
-	case dialectVendor:
-		s.parseVendor(h)
-	case dialectIETF:
-		s.parseIETF(h, now)
-	case dialectIETFOld:
-		s.parseIETFOld(h, now)
-	case dialectGitHub:
-		s.parseGitHub(h, now)
+	s := parseQuotaHeaders(h, now)
+	s.parseRetryAfter(h, now)
+	return s
+}
+
+// parseQuotaHeaders is [parseSignal] without Retry-After.
+func parseQuotaHeaders(h http.Header, now time.Time) signal {
+	s := signal{count: -1}
+	// The vendor's dialect first, without a second look-up of X-Ratelimit:
+	// this runs on every response.
+	if v := h["X-Ratelimit"]; len(v) > 0 && len(h["X-Ratelimit-Remaining"]) == 0 {
+		s.dialect = dialectVendor
+		s.parseVendor(h, v)
+	} else {
+		s.dialect = detectDialect(h)
+		switch s.dialect {
+		case dialectVendor:
+			s.parseVendor(h, nil)
+		case dialectIETF:
+			s.parseIETF(h, now)
+		case dialectIETFOld:
+			s.parseIETFOld(h, now)
+		case dialectGitHub:
+			s.parseGitHub(h, now)
+		}
 	}
 	if s.limit > 0 && s.count > s.limit {
 		s.count = -1
 		s.anomalies |= anomalyCountOverLimit
 	}
+	return s
+}
+
+// parseRetryAfter adds Retry-After to s, or reports anomalyRetryAfter.
+func (s *signal) parseRetryAfter(h http.Header, now time.Time) {
 	if v, ok := s.lookup(h, "Retry-After"); ok {
 		if d, ok := parseRetryAfter(v, now); ok {
 			s.retryAfter, s.hasRetryAfter = d, true
@@ -162,7 +182,13 @@ func parseSignal(h http.Header, now time.Time) signal {
 			s.anomalies |= anomalyRetryAfter
 		}
 	}
-	return s
+}
+
+// retryAfterMeans reports whether Retry-After has a meaning on a response
+// with this status: 429 (RFC 6585), 503 and redirections (RFC 9110, section
+// 10.2.3). Elsewhere it is not read, nor counted as an anomaly.
+func retryAfterMeans(code int) bool {
+	return code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code >= 300 && code < 400
 }
 
 // detectDialect applies the order documented on [parseSignal].
@@ -185,8 +211,14 @@ func detectDialect(h http.Header) dialect {
 
 // parseVendor reads X-ratelimit (the limit), X-ratelimit-used (the count) and
 // X-ratelimit-window (minute, hour or day; one hour when absent).
-func (s *signal) parseVendor(h http.Header) {
-	if v, ok := s.lookup(h, "X-Ratelimit"); ok {
+//
+// limit holds the values of X-Ratelimit when the caller has looked them up
+// already; nil means look it up.
+func (s *signal) parseVendor(h http.Header, limit []string) {
+	if limit == nil {
+		limit = h["X-Ratelimit"]
+	}
+	if v, ok := s.first(limit); ok {
 		s.setLimit(v)
 	}
 	if v, ok := s.lookup(h, "X-Ratelimit-Used"); ok {
@@ -340,7 +372,11 @@ func (s *signal) parseGitHub(h http.Header, now time.Time) {
 // be parsed. A value longer than maxHeaderValue is not: it is reported as
 // anomalyTooLong and the field it would have set stays unset.
 func (s *signal) lookup(h http.Header, key string) (string, bool) {
-	vs := h[key]
+	return s.first(h[key])
+}
+
+// first is [signal.lookup] on the values of a header already looked up.
+func (s *signal) first(vs []string) (string, bool) {
 	if len(vs) == 0 {
 		return "", false
 	}
@@ -510,16 +546,23 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 // error for every invalid value.
 func parseHeaderInt(v string, limit int64) (int64, bool) {
 	v = trimOWS(v)
-	if v == "" {
+	if v == "" || limit < 0 {
 		return 0, false
 	}
+	// One division, not one per digit: n <= limit/10 keeps n*10 <= limit,
+	// so nothing overflows.
+	tenth := limit / 10
 	var n int64
 	for i := 0; i < len(v); i++ {
-		c := v[i] - '0'
-		if c > 9 || n > (limit-int64(c))/10 {
+		c := int64(v[i]) - '0'
+		if c < 0 || c > 9 || n > tenth {
 			return 0, false
 		}
-		n = n*10 + int64(c)
+		n *= 10
+		if n > limit-c {
+			return 0, false
+		}
+		n += c
 	}
 	return n, true
 }

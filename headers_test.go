@@ -2,6 +2,7 @@ package ratehttp
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -875,6 +876,62 @@ func FuzzParseRetryAfter(f *testing.F) {
 		// A later response never waits longer for the same value.
 		if d2, ok2 := parseRetryAfter(v, t0.Add(time.Hour)); ok2 != ok || d2 > d {
 			t.Errorf("parseRetryAfter(%q, t0+1h) = %v, %t, want at most %v, %t", v, d2, ok2, d, ok)
+		}
+	})
+}
+
+// parseHeaderIntRef is parseHeaderInt written plainly, with strconv.
+func parseHeaderIntRef(v string, limit int64) (int64, bool) {
+	v = trimOWS(v)
+	if !isDigits(v) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || limit < 0 || n > uint64(limit) {
+		return 0, false
+	}
+	return int64(n), true
+}
+
+func TestParseHeaderInt(t *testing.T) {
+	for _, tt := range []struct {
+		v     string
+		limit int64
+		want  int64
+		ok    bool
+	}{
+		{"0", 10, 0, true},
+		{" 42\t", 100, 42, true},
+		{"10", 10, 10, true},
+		{"11", 10, 0, false},
+		{"9", 5, 0, false},
+		{"5", 5, 5, true},
+		{"1000000000000", maxHeaderInt, maxHeaderInt, true},
+		{"1000000000001", maxHeaderInt, 0, false},
+		{"9223372036854775807", math.MaxInt64, math.MaxInt64, true},
+		{"9223372036854775808", math.MaxInt64, 0, false},
+		{"99999999999999999999999", math.MaxInt64, 0, false},
+		{"-1", 10, 0, false},
+		{"+1", 10, 0, false},
+		{"1e3", 10000, 0, false},
+		{"", 10, 0, false},
+		{"1", -1, 0, false},
+	} {
+		if got, ok := parseHeaderInt(tt.v, tt.limit); got != tt.want || ok != tt.ok {
+			t.Errorf("parseHeaderInt(%q, %d) = %d, %t, want %d, %t", tt.v, tt.limit, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func FuzzParseHeaderInt(f *testing.F) {
+	f.Add("42", int64(100))
+	f.Add("9223372036854775807", int64(math.MaxInt64))
+	f.Add("1000000000001", int64(maxHeaderInt))
+	f.Fuzz(func(t *testing.T, v string, limit int64) {
+		got, ok := parseHeaderInt(v, limit)
+		want, wantOK := parseHeaderIntRef(v, limit)
+		if got != want || ok != wantOK {
+			t.Errorf("parseHeaderInt(%q, %d) = %d, %t, want %d, %t", v, limit, got, ok, want, wantOK)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -73,6 +74,15 @@ const (
 // reservation and queues again on the new limiter at once. This is the gate
 // that rate.Limiter.SetLimit alone does not give: it does not reschedule
 // callers that are already waiting.
+//
+// Under contention, a response that only confirms the model is skipped rather
+// than queued for mu (ticket.confirms: a routine request, answered within the
+// window it was sent in, with the same limit, window and reset and nothing
+// odd). Skipping one leaves the budget anchored on an older response less
+// every request sent since, which only under-estimates it; the next response
+// folded in carries the same news, newer. inflight is atomic for that path.
+// Without contention every response is folded in, so single-goroutine
+// behaviour does not depend on it.
 
 // quota is the state of one key. The zero value is not usable; see newQuota.
 type quota struct {
@@ -128,7 +138,9 @@ type quota struct {
 	haveLast    bool
 	slotVotes   int // small rises seen: two make slotMode
 
-	inflight int
+	// inflight counts the requests sent and not yet observed. It is atomic so
+	// that a skipped observation (see observe) needs no lock.
+	inflight atomic.Int64
 }
 
 // ticket identifies one request that took a slot.
@@ -136,6 +148,16 @@ type ticket struct {
 	seq  uint64
 	sent time.Time
 	conc int // requests in flight when it was sent, itself included
+
+	// routine marks a request paced in a settled model: known quota, decided
+	// meaning, no probe, no fresh window to test. Its response may be
+	// skipped under contention if it only confirms the model (see observe),
+	// which limit, window, dialect and resetAt describe as it was at take.
+	routine bool
+	dialect dialect
+	limit   int64
+	window  time.Duration
+	resetAt time.Time
 }
 
 func newQuota(key string, opts *config, hm *hostMetrics) *quota {
@@ -243,7 +265,7 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			res *rate.Reservation
 		)
 		switch {
-		case q.probing || q.winProbing || q.undecided() && q.inflight > 0:
+		case q.probing || q.winProbing || q.undecided() && q.inflight.Load() > 0:
 			// Only one request at a time learns the quota, the meaning of
 			// X-ratelimit-used, or whether a window we believe new really
 			// is; the others wait for its response.
@@ -266,7 +288,7 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			q.mu.Unlock()
 			return t, waited, nil
 		case q.lim.AllowN(now, 1):
-			t := q.take(now)
+			t := q.takeRoutine(now)
 			q.mu.Unlock()
 			return t, waited, nil
 		default:
@@ -276,7 +298,7 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 				d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
 			}
 			if d == 0 {
-				t := q.take(now)
+				t := q.takeRoutine(now)
 				q.mu.Unlock()
 				return t, waited, nil
 			}
@@ -355,10 +377,30 @@ func sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool,
 
 // take hands out the next ticket. It requires q.mu held.
 func (q *quota) take(now time.Time) ticket {
-	q.inflight++
-	t := ticket{seq: q.seq, sent: now, conc: q.inflight}
+	t := ticket{seq: q.seq, sent: now, conc: int(q.inflight.Add(1))}
 	q.seq++
 	return t
+}
+
+// takeRoutine is take for a request the pacer let through, marking the
+// ticket routine when the model is settled. It requires q.mu held.
+func (q *quota) takeRoutine(now time.Time) ticket {
+	t := q.take(now)
+	if q.known && !q.probing && !q.winProbing && !q.expectFresh && !q.undecided() && !q.resetAt.IsZero() {
+		t.routine, t.dialect, t.limit, t.window, t.resetAt = true, q.dialect, q.limit, q.window, q.resetAt
+	}
+	return t
+}
+
+// confirms reports whether a response to the routine request behind t says
+// only what the model already holds: a reply within the same window, neither
+// a 429 nor a 5xx, with sensible headers that repeat the quota's limit,
+// window and reset.
+func (t *ticket) confirms(code int, sig signal, now time.Time) bool {
+	return t.routine && code < 500 && code != http.StatusTooManyRequests &&
+		sig.anomalies == 0 && sig.dialect == t.dialect && sig.limit == t.limit &&
+		sig.window == t.window && (sig.reset.IsZero() || sig.reset.Equal(t.resetAt)) &&
+		now.Before(t.resetAt)
 }
 
 // pausedFor is how long the quota would hold a request sent now.
@@ -413,7 +455,7 @@ func (q *quota) emptyUntil(now time.Time) time.Time {
 func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 	if resp == nil {
 		q.mu.Lock()
-		q.inflight--
+		q.inflight.Add(-1)
 		if q.probing || q.winProbing || q.undecided() {
 			// The probe failed: wake a waiter to probe again.
 			q.probing, q.winProbing = false, false
@@ -422,12 +464,27 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 		q.mu.Unlock()
 		return signal{count: -1}
 	}
-	sig := parseSignal(resp.Header, now)
+	sig := parseQuotaHeaders(resp.Header, now)
+	if retryAfterMeans(resp.StatusCode) {
+		sig.parseRetryAfter(resp.Header, now)
+	}
 	throttled := resp.StatusCode == http.StatusTooManyRequests
 
-	q.mu.Lock()
+	if t.confirms(resp.StatusCode, sig, now) {
+		if !q.mu.TryLock() {
+			// Another goroutine holds the model, and this response only
+			// confirms it: skip it rather than queue for the lock. The
+			// budget stays anchored on an older response, less every
+			// request sent since, which is conservative; the next
+			// response folded in brings the same news, newer.
+			q.inflight.Add(-1)
+			return sig
+		}
+	} else {
+		q.mu.Lock()
+	}
 	defer q.mu.Unlock()
-	q.inflight--
+	q.inflight.Add(-1)
 	first := !q.known
 	q.known = true
 	q.probing = false
@@ -581,7 +638,7 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 		// does not look fresh, its reset lies after this request was sent.
 		// Either its windows slide or our phase is wrong: wait one slot
 		// at a time until a reset shows itself.
-		fresh := q.limit - int64(t.seq-q.winFirstSeq) - int64(q.inflight) - 1
+		fresh := q.limit - int64(t.seq-q.winFirstSeq) - q.inflight.Load() - 1
 		if rem < fresh-q.limit/4 {
 			q.laterThan(t.sent)
 			q.slotMode = true

@@ -77,6 +77,7 @@ type Transport struct {
 	mu     sync.RWMutex
 	quotas map[quotaKey]*quotaEntry
 	last   atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
+	clock  clock
 }
 
 // quotaEntry pairs a quota with its key, for Transport.last. Each quota has
@@ -291,7 +292,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, errors.New("ratehttp: nil Request.URL")
 	}
-	start := time.Now()
+	start := t.clock.now()
 	q := t.quotaFor(req)
 	hm := t.hostMetricsFor(q, req)
 	hm.inflight(1)

@@ -24,6 +24,9 @@ func bases() []base {
 		{name: "stub", start: func(testing.TB) (http.RoundTripper, string, func()) {
 			return NewStub(), "http://api.example/v1/items", func() {}
 		}},
+		{name: "stub-min", start: func(testing.TB) (http.RoundTripper, string, func()) {
+			return NewMinStub(), "http://api.example/v1/items", func() {}
+		}},
 		{name: "loopback", start: func(tb testing.TB) (http.RoundTripper, string, func()) {
 			srv := httptest.NewServer(Handler())
 			tr := NewLoopbackTransport()

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,14 +55,18 @@ func hugeQuotaHeader() http.Header {
 // headers. It drains and closes the request body. It isolates the cost of the
 // wrappers above it from the network.
 //
-// Every response shares one header map, which no wrapper under test modifies,
-// so the stub itself allocates only the response and its body.
+// Each response is built as net/http's client builds one off the wire, minus
+// the parsing: a fresh header map per response (wrappers may modify the
+// headers of the response they get), holding the header fields the loopback
+// server sends (Content-Type, Content-Length, Date and the quota headers),
+// with their values in one backing array, as net/textproto allocates them.
+// MinStub is the cheapest possible base, sharing one map between responses.
 type Stub struct {
-	header http.Header
+	date string
 }
 
 // NewStub returns a Stub.
-func NewStub() *Stub { return &Stub{header: hugeQuotaHeader()} }
+func NewStub() *Stub { return &Stub{date: time.Now().UTC().Format(http.TimeFormat)} }
 
 // RoundTrip implements [http.RoundTripper].
 func (s *Stub) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -69,6 +74,45 @@ func (s *Stub) RoundTrip(req *http.Request) (*http.Response, error) {
 		io.Copy(io.Discard, req.Body)
 		req.Body.Close()
 	}
+	// As net/textproto reads a header: one map, one backing array for the
+	// values, one string per value, and one per key it does not intern
+	// (Content-Type, Content-Length and Date are interned).
+	vs := make([]string, 6)
+	vs[0], vs[1], vs[2] = strings.Clone("application/json"), strings.Clone(okBodyLen), strings.Clone(s.date)
+	vs[3], vs[4], vs[5] = strings.Clone(HugeLimit), strings.Clone(HugeRemaining), strings.Clone(HugeWindow)
+	h := make(http.Header, len(vs))
+	h["Content-Type"] = vs[0:1:1]
+	h["Content-Length"] = vs[1:2:2]
+	h["Date"] = vs[2:3:3]
+	h[strings.Clone("X-Ratelimit")] = vs[3:4:4]
+	h[strings.Clone("X-Ratelimit-Used")] = vs[4:5:5]
+	h[strings.Clone("X-Ratelimit-Window")] = vs[5:6:6]
+	return cannedResponse(req, h), nil
+}
+
+var okBodyLen = strconv.Itoa(len(OKBody))
+
+// MinStub is the cheapest base [http.RoundTripper]: like [Stub], but every
+// response shares one header map, which no wrapper under test modifies, so
+// it allocates only the response and its body. Against it, ratios to bare
+// are the largest they can be.
+type MinStub struct {
+	header http.Header
+}
+
+// NewMinStub returns a MinStub.
+func NewMinStub() *MinStub { return &MinStub{header: hugeQuotaHeader()} }
+
+// RoundTrip implements [http.RoundTripper].
+func (s *MinStub) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		io.Copy(io.Discard, req.Body)
+		req.Body.Close()
+	}
+	return cannedResponse(req, s.header), nil
+}
+
+func cannedResponse(req *http.Request, h http.Header) *http.Response {
 	b := &stubBody{}
 	b.Reset(OKBody)
 	return &http.Response{
@@ -77,11 +121,11 @@ func (s *Stub) RoundTrip(req *http.Request) (*http.Response, error) {
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        s.header,
+		Header:        h,
 		Body:          b,
 		ContentLength: int64(len(OKBody)),
 		Request:       req,
-	}, nil
+	}
 }
 
 // stubBody is a response body in one allocation.

@@ -4,7 +4,7 @@
 #      benchtab as ratios to the bare transport of the same run),
 #   2. quota behaviour (cmd/quota, real time, loopback),
 #   3. memory of a retried 64 MiB upload (cmd/memory).
-# It takes about nine minutes on 2 cores. Raw outputs are kept in $OUT
+# It takes about eleven minutes on 2 cores. Raw outputs are kept in $OUT
 # (default: a new temporary directory, printed at the end).
 #
 # Settings (environment): COUNT (6) passes over the benchmarks, CPU (1,2,8),
@@ -63,7 +63,7 @@ if ! skip cost; then
 	: >"$OUT/cost.txt"
 	for i in $(seq "$COUNT"); do
 		echo "pass $i/$COUNT" >&2
-		for base in stub:$BENCHTIME loopback:$LOOPBACK_BENCHTIME; do
+		for base in stub:$BENCHTIME stub-min:$BENCHTIME loopback:$LOOPBACK_BENCHTIME; do
 			"$OUT/bench.test" -test.run '^$' -test.bench "^BenchmarkCost\$/^base=${base%%:*}\$" -test.benchmem \
 				-test.cpu "$CPU" -test.benchtime "${base#*:}" -test.count 1 >>"$OUT/cost.txt"
 		done

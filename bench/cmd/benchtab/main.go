@@ -30,7 +30,13 @@ func main() {
 	stubMax := flag.Float64("stub-max", 1.7, "largest acceptable ratio to bare on the stub base")
 	loopMax := flag.Float64("loopback-max", 1.05, "largest acceptable ratio to bare on loopback")
 	allocsMax := flag.Float64("allocs-max", 6, "largest acceptable allocs/op above bare")
+	reference := flag.String("reference", "retryablehttp=1.47,failsafe=2.54,promhttp=2.40,gofri=2.07,naive=3.30",
+		"peers' serial ratios to bare measured before the project (impl=ratio,...), to which each base's figures are compared")
 	flag.Parse()
+	ref, err := parseReference(*reference)
+	if err != nil {
+		fatal(err)
+	}
 
 	var in io.Reader = os.Stdin
 	if flag.NArg() > 0 {
@@ -55,8 +61,23 @@ func main() {
 	t := targets{
 		bare: *bare, impl: *impl, comparable: split(*comparable),
 		ratioMax: map[string]float64{"stub": *stubMax, "loopback": *loopMax}, allocsMax: *allocsMax,
+		reference: ref,
 	}
 	set.write(os.Stdout, t)
+}
+
+// parseReference reads impl=ratio pairs separated by commas.
+func parseReference(s string) ([]refRatio, error) {
+	var out []refRatio
+	for _, f := range split(s) {
+		impl, v, ok := strings.Cut(f, "=")
+		r, err := strconv.ParseFloat(v, 64)
+		if !ok || err != nil || r <= 0 {
+			return nil, fmt.Errorf("-reference: %q is not impl=ratio", f)
+		}
+		out = append(out, refRatio{impl, r})
+	}
+	return out, nil
 }
 
 func split(s string) []string {
@@ -195,6 +216,13 @@ type targets struct {
 	comparable []string
 	ratioMax   map[string]float64 // by base
 	allocsMax  float64
+	reference  []refRatio // peers' ratios measured before the project, serial -cpu 1
+}
+
+// refRatio is one peer's reference ratio to bare.
+type refRatio struct {
+	impl  string
+	ratio float64
 }
 
 // timeUnits are the per-request times tabulated, with their descriptions.
@@ -213,7 +241,42 @@ func (s *set) write(w io.Writer, t targets) {
 		}
 		s.writeAllocs(w, t, base)
 	}
+	s.writeCalibration(w, t)
 	s.checkTargets(w, t)
+}
+
+// writeCalibration compares, for every base, the peers' serial -cpu 1 wall
+// time ratios with the reference ratios: a base whose ratios match them is
+// the kind of base the targets were set against.
+func (s *set) writeCalibration(w io.Writer, t targets) {
+	if len(t.reference) == 0 {
+		return
+	}
+	c := cell{"serial", 1}
+	if !slices.Contains(s.cells, c) {
+		return
+	}
+	fmt.Fprintf(w, "\n### Calibration: peers' ns/op ratios to %s, serial -cpu 1, against the reference\n\n", t.bare)
+	fmt.Fprint(w, "| impl | reference |")
+	for _, base := range s.bases {
+		fmt.Fprintf(w, " base=%s |", base)
+	}
+	fmt.Fprint(w, "\n|---|---:|")
+	for range s.bases {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	for _, ref := range t.reference {
+		fmt.Fprintf(w, "| %s | %.2f× |", ref.impl, ref.ratio)
+		for _, base := range s.bases {
+			if r, ok := s.ratio(key{base, c.mode, ref.impl, c.cpu}, t.bare, "ns/op"); ok {
+				fmt.Fprintf(w, " %.2f× |", r)
+			} else {
+				fmt.Fprint(w, " - |")
+			}
+		}
+		fmt.Fprintln(w)
+	}
 }
 
 func (s *set) has(base, unit string) bool {

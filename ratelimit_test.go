@@ -239,3 +239,22 @@ func TestRetryAfterReadWhereItMeans(t *testing.T) {
 		}
 	}
 }
+
+// TestNoSkipOnceOthersSeen: once another client is seen taking from the
+// quota, every response is folded in, contended or not.
+func TestNoSkipOnceOthersSeen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, _, _ := settledQuota(t)
+		q.mu.Lock()
+		q.otherRate = 0.5
+		q.mu.Unlock()
+		tk, _, err := q.acquire(context.Background(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.routine {
+			t.Errorf("ticket routine with others seen taking from the quota, want not")
+		}
+		q.observe(tk, nil, time.Now())
+	})
+}

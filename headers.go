@@ -136,88 +136,65 @@ const (
 //  4. GitHub, when X-RateLimit-Limit or X-RateLimit-Remaining is present;
 //  5. none.
 //
-// Retry-After is parsed in every dialect, none included. A response without
-// any of these headers gives a signal with dialect none, count -1 and nothing
-// else set.
-func parseSignal(h http.Header, now time.Time) signal {
-	s := parseQuotaHeaders(h, now)
-	s.parseRetryAfter(h, now)
-	return s
-}
-
-// parseQuotaHeaders is [parseSignal] without Retry-After.
-func parseQuotaHeaders(h http.Header, now time.Time) signal {
+// Retry-After is parsed, in every dialect, only where it has a meaning: on a
+// 429 (RFC 6585), a 503 or a redirection (RFC 9110, section 10.2.3). On other
+// responses it is not read, nor counted as an anomaly. A response without any
+// of these headers gives a signal with dialect none, count -1 and nothing else
+// set.
+func parseSignal(h http.Header, code int, now time.Time) signal {
 	s := signal{count: -1}
-	// The vendor's dialect first, without a second look-up of X-Ratelimit:
-	// this runs on every response.
-	if v := h["X-Ratelimit"]; len(v) > 0 && len(h["X-Ratelimit-Remaining"]) == 0 {
-		s.dialect = dialectVendor
-		s.parseVendor(h, v)
-	} else {
-		s.dialect = detectDialect(h)
-		switch s.dialect {
-		case dialectVendor:
-			s.parseVendor(h, nil)
-		case dialectIETF:
-			s.parseIETF(h, now)
-		case dialectIETFOld:
-			s.parseIETFOld(h, now)
-		case dialectGitHub:
-			s.parseGitHub(h, now)
-		}
+	var limit []string
+	s.dialect, limit = detectDialect(h)
+	switch s.dialect {
+	case dialectVendor:
+		s.parseVendor(h, limit)
+	case dialectIETF:
+		s.parseIETF(h, now)
+	case dialectIETFOld:
+		s.parseIETFOld(h, now)
+	case dialectGitHub:
+		s.parseGitHub(h, now)
 	}
 	if s.limit > 0 && s.count > s.limit {
 		s.count = -1
 		s.anomalies |= anomalyCountOverLimit
 	}
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code >= 300 && code < 400 {
+		if v, ok := s.lookup(h, "Retry-After"); ok {
+			if d, ok := parseRetryAfter(v, now); ok {
+				s.retryAfter, s.hasRetryAfter = d, true
+			} else {
+				s.anomalies |= anomalyRetryAfter
+			}
+		}
+	}
 	return s
 }
 
-// parseRetryAfter adds Retry-After to s, or reports anomalyRetryAfter.
-func (s *signal) parseRetryAfter(h http.Header, now time.Time) {
-	if v, ok := s.lookup(h, "Retry-After"); ok {
-		if d, ok := parseRetryAfter(v, now); ok {
-			s.retryAfter, s.hasRetryAfter = d, true
-		} else {
-			s.anomalies |= anomalyRetryAfter
-		}
-	}
-}
-
-// retryAfterMeans reports whether Retry-After has a meaning on a response
-// with this status: 429 (RFC 6585), 503 and redirections (RFC 9110, section
-// 10.2.3). Elsewhere it is not read, nor counted as an anomaly.
-func retryAfterMeans(code int) bool {
-	return code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code >= 300 && code < 400
-}
-
-// detectDialect applies the order documented on [parseSignal].
-func detectDialect(h http.Header) dialect {
+// detectDialect applies the order documented on [parseSignal]. It also
+// returns the values of X-Ratelimit, which the vendor dialect reads next, so
+// that the header on every vendor response is looked up once.
+func detectDialect(h http.Header) (dialect, []string) {
 	has := func(key string) bool { return len(h[key]) > 0 }
+	limit := h["X-Ratelimit"]
 	switch {
-	case has("X-Ratelimit") && !has("X-Ratelimit-Remaining"):
-		return dialectVendor
-	case has("X-Ratelimit-Used") && !has("X-Ratelimit-Remaining"):
-		return dialectVendor
+	case (len(limit) > 0 || has("X-Ratelimit-Used")) && !has("X-Ratelimit-Remaining"):
+		return dialectVendor, limit
 	case has("Ratelimit-Policy") || has("Ratelimit"):
-		return dialectIETF
+		return dialectIETF, nil
 	case has("Ratelimit-Limit") || has("Ratelimit-Remaining"):
-		return dialectIETFOld
+		return dialectIETFOld, nil
 	case has("X-Ratelimit-Limit") || has("X-Ratelimit-Remaining"):
-		return dialectGitHub
+		return dialectGitHub, nil
 	}
-	return dialectNone
+	return dialectNone, nil
 }
 
 // parseVendor reads X-ratelimit (the limit), X-ratelimit-used (the count) and
 // X-ratelimit-window (minute, hour or day; one hour when absent).
 //
-// limit holds the values of X-Ratelimit when the caller has looked them up
-// already; nil means look it up.
+// limit holds the values of X-Ratelimit, which detectDialect looked up.
 func (s *signal) parseVendor(h http.Header, limit []string) {
-	if limit == nil {
-		limit = h["X-Ratelimit"]
-	}
 	if v, ok := s.first(limit); ok {
 		s.setLimit(v)
 	}

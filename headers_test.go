@@ -679,9 +679,9 @@ func TestParseSignal(t *testing.T) {
 	t0 := headersT0
 	for _, tt := range parseSignalTests(t0) {
 		t.Run(tt.name, func(t *testing.T) {
-			got := parseSignal(tt.give, t0)
+			got := parseSignal(tt.give, http.StatusTooManyRequests, t0)
 			if diff := diffSignal(got, tt.want); diff != "" {
-				t.Errorf("parseSignal(%v, t0): %s", tt.give, diff)
+				t.Errorf("parseSignal(%v, http.StatusTooManyRequests, t0): %s", tt.give, diff)
 			}
 		})
 	}
@@ -751,10 +751,10 @@ func benchHeaders(t0 time.Time) []struct {
 func TestParseSignalAllocs(t *testing.T) {
 	t0 := headersT0
 	for _, bh := range benchHeaders(t0) {
-		if got := parseSignal(bh.h, t0); got.anomalies != 0 {
+		if got := parseSignal(bh.h, http.StatusTooManyRequests, t0); got.anomalies != 0 {
 			t.Errorf("parseSignal(%s headers).anomalies = %s, want {}", bh.name, formatAnomalies(got.anomalies))
 		}
-		if n := testing.AllocsPerRun(100, func() { parseSignal(bh.h, t0) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { parseSignal(bh.h, http.StatusTooManyRequests, t0) }); n != 0 {
 			t.Errorf("parseSignal(%s headers) allocates %v times, want 0", bh.name, n)
 		}
 	}
@@ -766,7 +766,7 @@ func BenchmarkParseSignal(b *testing.B) {
 		b.Run(bh.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				parseSignal(bh.h, t0)
+				parseSignal(bh.h, http.StatusTooManyRequests, t0)
 			}
 		})
 	}
@@ -806,7 +806,7 @@ func FuzzParseSignal(f *testing.F) {
 				h[k] = []string{vals[i%6]}
 			}
 		}
-		s := parseSignal(h, t0)
+		s := parseSignal(h, http.StatusTooManyRequests, t0)
 
 		if s.limit != 0 && (s.limit < 0 || s.limit > 1e12) {
 			t.Errorf("limit = %d, want 0 or in (0, 1e12]", s.limit)

@@ -470,10 +470,7 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 		q.mu.Unlock()
 		return signal{count: -1}
 	}
-	sig := parseQuotaHeaders(resp.Header, now)
-	if retryAfterMeans(resp.StatusCode) {
-		sig.parseRetryAfter(resp.Header, now)
-	}
+	sig := parseSignal(resp.Header, resp.StatusCode, now)
 	throttled := resp.StatusCode == http.StatusTooManyRequests
 
 	if t.confirms(resp.StatusCode, sig, now) {

@@ -37,30 +37,12 @@ func main() {
 	if err := check(p); err != nil {
 		fatal(err)
 	}
-	var workers []int
-	for _, f := range strings.Split(*workersFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 {
-			fatal(fmt.Errorf("bad -workers value %q", f))
-		}
-		workers = append(workers, n)
-	}
-	var scs []scenario
-	for _, name := range strings.Split(*scenariosFlag, ",") {
-		sc, ok := scenarioByName(strings.TrimSpace(name))
-		if !ok {
-			fatal(fmt.Errorf("unknown scenario %q", name))
-		}
-		scs = append(scs, sc)
-	}
-	var ks []kind
-	for _, name := range strings.Split(*kindsFlag, ",") {
-		k, ok := kindByName(strings.TrimSpace(name))
-		if !ok {
-			fatal(fmt.Errorf("unknown kind %q", name))
-		}
-		ks = append(ks, k)
-	}
+	workers := parseList("-workers", *workersFlag, func(f string) (int, bool) {
+		n, err := strconv.Atoi(f)
+		return n, err == nil && n >= 1
+	})
+	scs := parseList("-scenarios", *scenariosFlag, scenarioByName)
+	ks := parseList("-kinds", *kindsFlag, kindByName)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -105,4 +87,18 @@ func check(p params) error {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "quota:", err)
 	os.Exit(1)
+}
+
+// parseList reads a comma-separated flag value, each item through parse; it
+// exits on the first item parse refuses.
+func parseList[T any](name, value string, parse func(string) (T, bool)) []T {
+	var out []T
+	for _, f := range strings.Split(value, ",") {
+		v, ok := parse(strings.TrimSpace(f))
+		if !ok {
+			fatal(fmt.Errorf("bad %s value %q", name, f))
+		}
+		out = append(out, v)
+	}
+	return out
 }

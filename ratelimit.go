@@ -75,18 +75,38 @@ const (
 // that rate.Limiter.SetLimit alone does not give: it does not reschedule
 // callers that are already waiting.
 //
-// Under contention, a response that only confirms the model is skipped rather
-// than queued for mu (ticket.confirms: a routine request, answered within the
-// window it was sent in, with the same limit, window and reset and nothing
-// odd, while no other client has been seen taking from the quota). Skipping
-// one leaves the budget anchored on an older response less every request we
-// sent since, which only under-estimates it; the next response folded in
-// carries the same news, newer. Once others are seen, every response is
-// folded in: their rate is estimated from the responses, and an estimate
-// updated less often under-subtracts them (measured: 429s with four clients
-// sharing a quota at 64 workers). inflight is atomic for that path.
-// Without contention every response is folded in, so single-goroutine
-// behaviour does not depend on it.
+// A response that only confirms the model is folded in one time in foldEvery
+// (by its request's seq); the others are skipped without taking mu
+// (ticket.confirms: a routine request, answered within the window it was sent
+// in, with the same limit, window and reset and nothing odd, while no other
+// client has been seen taking from the quota). Skipping one leaves the budget
+// anchored on an older response less every request we sent since, which only
+// under-estimates it; the next response folded in carries the same news,
+// newer, and measures any fall our requests do not explain over the whole
+// stretch, so others are seen at most foldEvery-1 responses later. Once
+// others are seen, every response is folded in: their rate is estimated from
+// the responses, and an estimate updated less often under-subtracts them
+// (measured: 429s with four clients sharing a quota at 64 workers). inflight
+// is atomic for that path.
+//
+// The lane lets routine requests through without mu. While the model is
+// settled (see ticket.routine), its budget holds at least two lanes, and the
+// limiter has a lane's tokens to spare (a quarter of its burst, see
+// laneSize), a request that takes mu draws them at once and opens a lane with
+// the rest: the next requests take one each with an atomic decrement, and
+// their seq with an atomic increment (seq is atomic for that; under mu it is
+// read, never reset). The
+// lane's tokens were available when drawn, and the budget left when it opened
+// covers them, so the lane spends nothing the locked path would have refused.
+// It closes (closeLane) when its tokens run out, at the estimated reset
+// (until), and whenever the model changes under mu in a way that could refuse
+// or delay a request: renew (a pause, a new pace), roll, and a response
+// folded in that carries news or leaves the budget short. A request
+// that loaded the lane just before it closed may still take from it; its seq
+// lands a moment after the locked path's reading, as if it had been sent just
+// before the change, which mu alone allows too. A burst can exceed the
+// limiter's by at most a lane, a quarter of it; the window's budget still
+// bounds the total. A lane is allocated for the many requests it serves.
 
 // quota is the state of one key. The zero value is not usable; see newQuota.
 type quota struct {
@@ -97,12 +117,16 @@ type quota struct {
 	mu sync.Mutex
 
 	// Pacing. lim and changed are replaced together (gen counts them);
-	// rate and burst are what lim was made with.
-	lim     *rate.Limiter
-	rate    rate.Limit
-	burst   int
-	gen     uint64
-	changed chan struct{}
+	// rate and burst are what lim was made with. lane is the open lane, if
+	// any; after the limiter refused a lane's tokens, laneWait counts the
+	// single draws before the next try.
+	lim      *rate.Limiter
+	rate     rate.Limit
+	burst    int
+	gen      uint64
+	changed  chan struct{}
+	lane     atomic.Pointer[lane]
+	laneWait int
 
 	// What the server said. limit == 0 means no quota is known: either no
 	// response yet (known == false) or a server that sends no quota headers.
@@ -122,8 +146,9 @@ type quota struct {
 	phaseHi     time.Time
 	slotMode    bool // windows are not fixed (sliding, token bucket): an empty budget waits one slot, not a window
 
-	// Budget. seq numbers the requests as they take their slot.
-	seq         uint64
+	// Budget. seq numbers the requests as they take their slot; it is
+	// atomic for the lane.
+	seq         atomic.Uint64
 	winFirstSeq uint64 // first seq sent in the current window
 	anchored    bool   // anchorRem is valid for the current window
 	winProbing  bool   // the window's first request is in flight, unanchored
@@ -147,6 +172,10 @@ type quota struct {
 	inflight atomic.Int64
 }
 
+// foldEvery is how often a response that only confirms the model is folded
+// into it: one in foldEvery, by seq (see the synchronization notes).
+const foldEvery = 8
+
 // ticket identifies one request that took a slot.
 type ticket struct {
 	seq  uint64
@@ -154,10 +183,11 @@ type ticket struct {
 	conc int // requests in flight when it was sent, itself included
 
 	// routine marks a request paced in a settled model: known quota, decided
-	// meaning, no probe, no fresh window to test, and no other client seen
+	// meaning, no probe, no fresh window to test, fixed windows (not slot
+	// mode, whose earning needs every response), and no other client seen
 	// taking from the quota (the budget then depends on our own requests
 	// alone, so an older anchor only under-estimates it). Its response may be
-	// skipped under contention if it only confirms the model (see observe),
+	// skipped if it only confirms the model (see observe),
 	// which limit, window, dialect and resetAt describe as it was at take.
 	routine bool
 	dialect dialect
@@ -177,6 +207,8 @@ func newQuota(key string, opts *config, hm *hostMetrics) *quota {
 // It requires q.mu held.
 func (q *quota) renew(r rate.Limit, burst int) {
 	q.lim, q.rate, q.burst = rate.NewLimiter(r, burst), r, burst
+	q.closeLane()
+	q.laneWait = 0
 	q.gen++
 	close(q.changed)
 	q.changed = make(chan struct{})
@@ -218,9 +250,12 @@ func burstFor(limit int64) int {
 // requires q.mu held.
 func (q *quota) budget(now time.Time) float64 {
 	if !q.anchored {
-		return float64(q.limit - int64(q.seq-q.winFirstSeq))
+		return float64(q.limit - int64(q.seq.Load()-q.winFirstSeq))
 	}
-	b := float64(q.anchorRem - int64(q.seq-q.anchorSeq-1))
+	b := float64(q.anchorRem - int64(q.seq.Load()-q.anchorSeq-1))
+	if q.otherRate == 0 && !q.slotMode {
+		return b
+	}
 	age := now.Sub(q.anchorSent).Seconds()
 	if q.slotMode && q.window > 0 {
 		b += math.Floor(age * float64(q.limit) / q.window.Seconds())
@@ -246,8 +281,9 @@ func (q *quota) roll(now time.Time) {
 	} else {
 		q.resetAt = time.Time{}
 	}
+	q.closeLane()
 	q.serverReset = false
-	q.winFirstSeq = q.seq
+	q.winFirstSeq = q.seq.Load()
 	q.anchored = false
 	q.expectFresh = true
 }
@@ -258,6 +294,9 @@ func (q *quota) roll(now time.Time) {
 //
 // now is the current time; the clock is read again only after a wait.
 func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Duration, error) {
+	if t, ok := q.fromLane(now); ok {
+		return t, 0, nil
+	}
 	var waited time.Duration
 	for first := true; ; first = false {
 		q.mu.Lock()
@@ -293,7 +332,7 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			t := q.take(now)
 			q.mu.Unlock()
 			return t, waited, nil
-		case q.lim.AllowN(now, 1):
+		case q.allow(now):
 			t := q.takeRoutine(now)
 			q.mu.Unlock()
 			return t, waited, nil
@@ -349,6 +388,80 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 	}
 }
 
+// A lane holds a quarter of the limiter's burst, the caller's included, at
+// most maxLane; with fewer than minLane there is none. After the limiter
+// refused a lane's tokens, the next laneRetry draws are single.
+const (
+	minLane   = 4
+	maxLane   = 32
+	laneRetry = 16
+)
+
+// laneSize is how many tokens a lane holds under a limiter of burst b: one
+// lane can push a burst at most a quarter above the limiter's.
+func laneSize(b int) int64 {
+	return int64(min(b/4, maxLane))
+}
+
+// lane lets routine requests through without q.mu (see the synchronization
+// notes).
+type lane struct {
+	left  atomic.Int64 // tokens left; negative when closed
+	until time.Time    // the estimated reset: no lane crosses it
+	tmpl  ticket       // the routine fields of its tickets
+}
+
+// fromLane takes a ticket from the open lane, if there is one with a token
+// left at now.
+func (q *quota) fromLane(now time.Time) (ticket, bool) {
+	l := q.lane.Load()
+	if l == nil || l.left.Load() <= 0 || !now.Before(l.until) || l.left.Add(-1) < 0 {
+		return ticket{}, false
+	}
+	t := l.tmpl
+	t.seq, t.sent, t.conc = q.seq.Add(1)-1, now, int(q.inflight.Add(1))
+	return t, true
+}
+
+// closeLane closes the open lane, if any. It requires q.mu held.
+func (q *quota) closeLane() {
+	if l := q.lane.Swap(nil); l != nil {
+		l.left.Store(math.MinInt32)
+	}
+}
+
+// laneFits reports whether a lane may stay open at now: a settled model, an
+// anchored budget of at least two lanes, no pause, and a limiter whose burst
+// makes a lane. It requires q.mu held.
+func (q *quota) laneFits(now time.Time) bool {
+	n := laneSize(q.burst)
+	return n >= minLane && q.settled() && q.anchored && q.rate != rate.Inf &&
+		!now.Before(q.pauseUntil) && q.budget(now) >= float64(2*n)
+}
+
+// allow reports whether the pacer lets a request go at now, drawing from the
+// limiter; when a lane fits, it draws a lane's tokens and opens a lane with
+// the rest. It requires q.mu held.
+func (q *quota) allow(now time.Time) bool {
+	if q.rate == rate.Inf {
+		return true // the limiter would say so
+	}
+	if q.laneWait == 0 && q.laneFits(now) {
+		n := laneSize(q.burst)
+		if q.lim.AllowN(now, int(n)) {
+			l := &lane{until: q.resetAt}
+			l.left.Store(n - 1)
+			q.routine(&l.tmpl)
+			q.closeLane()
+			q.lane.Store(l)
+			return true
+		}
+		q.laneWait = laneRetry
+	}
+	q.laneWait = max(q.laneWait-1, 0)
+	return q.lim.AllowN(now, 1)
+}
+
 // tooLong returns the error for a wait of d that must not be started: one
 // that would pass ctx's deadline (reported first, as the caller's own limit)
 // or the maximum wait. It requires q.mu held.
@@ -383,19 +496,29 @@ func sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool,
 
 // take hands out the next ticket. It requires q.mu held.
 func (q *quota) take(now time.Time) ticket {
-	t := ticket{seq: q.seq, sent: now, conc: int(q.inflight.Add(1))}
-	q.seq++
-	return t
+	return ticket{seq: q.seq.Add(1) - 1, sent: now, conc: int(q.inflight.Add(1))}
 }
 
 // takeRoutine is take for a request the pacer let through, marking the
 // ticket routine when the model is settled. It requires q.mu held.
 func (q *quota) takeRoutine(now time.Time) ticket {
 	t := q.take(now)
-	if q.known && !q.probing && !q.winProbing && !q.expectFresh && !q.undecided() && !q.resetAt.IsZero() && q.otherRate == 0 {
-		t.routine, t.dialect, t.limit, t.window, t.resetAt = true, q.dialect, q.limit, q.window, q.resetAt
+	if q.settled() {
+		q.routine(&t)
 	}
 	return t
+}
+
+// settled reports whether the requests paced now are routine (see
+// ticket.routine). It requires q.mu held.
+func (q *quota) settled() bool {
+	return q.known && !q.probing && !q.winProbing && !q.expectFresh && !q.undecided() &&
+		!q.resetAt.IsZero() && q.otherRate == 0 && !q.slotMode
+}
+
+// routine marks t routine, with the model it confirms. It requires q.mu held.
+func (q *quota) routine(t *ticket) {
+	t.routine, t.dialect, t.limit, t.window, t.resetAt = true, q.dialect, q.limit, q.window, q.resetAt
 }
 
 // confirms reports whether a response to the routine request behind t says
@@ -473,19 +596,16 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 	sig := parseSignal(resp.Header, resp.StatusCode, now)
 	throttled := resp.StatusCode == http.StatusTooManyRequests
 
-	if t.confirms(resp.StatusCode, sig, now) {
-		if !q.mu.TryLock() {
-			// Another goroutine holds the model, and this response only
-			// confirms it: skip it rather than queue for the lock. The
-			// budget stays anchored on an older response, less every
-			// request sent since, which is conservative; the next
-			// response folded in brings the same news, newer.
-			q.inflight.Add(-1)
-			return sig
-		}
-	} else {
-		q.mu.Lock()
+	confirms := t.confirms(resp.StatusCode, sig, now)
+	if confirms && t.seq%foldEvery != 0 {
+		// This response only confirms the model: skip it. The budget
+		// stays anchored on an older response, less every request sent
+		// since, which is conservative; the next response folded in
+		// brings the same news, newer.
+		q.inflight.Add(-1)
+		return sig
 	}
+	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight.Add(-1)
 	first := !q.known
@@ -540,6 +660,11 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 	r, b := q.pace(now)
 	if renew || changedMuch(q.rate, r) || q.burst != b {
 		q.renew(r, b)
+	}
+	if !confirms || !q.laneFits(now) {
+		// News may have changed what the lane's tickets carry (the
+		// reset, say): the next lane is made from the model as it is.
+		q.closeLane()
 	}
 	return sig
 }
@@ -596,7 +721,7 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 	jumped := false
 	// Our requests that overlapped this one's flight: in flight when it was
 	// sent, or sent before its response came back.
-	overlap := int64(t.conc-1) + int64(q.seq-t.seq-1)
+	overlap := int64(t.conc-1) + int64(q.seq.Load()-t.seq-1)
 	if q.haveLast && t.seq > q.lastSeq {
 		// In a fixed window, remaining rises only at a reset. A rise larger
 		// than reordering of our own in-flight requests explains is one; a
@@ -604,10 +729,15 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 		// window or a token bucket).
 		// The server may count our concurrent requests in any order, so a
 		// rise up to the number that overlapped either flight proves nothing.
+		// A reset also undoes our requests sent between the two (whose
+		// responses were skipped, or are still to come): without one, each
+		// of them adds one to what the server counts as used, so they are
+		// credited to the rise that tells a reset.
 		rise := q.lastUsed - (q.limit - rem)
+		gap := int64(t.seq - q.lastSeq - 1)
 		reorder := max(overlap, q.lastOverlap)
 		switch {
-		case rise >= max(reorder+2, q.limit/4):
+		case rise+gap >= max(reorder+2, q.limit/4):
 			jumped = true
 			if !q.serverReset && q.window > 0 {
 				q.observeReset(q.lastSent, now)
@@ -624,7 +754,7 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 		default:
 			// What our requests between the two do not explain is others'
 			// doing, less what reordering of our concurrent ones explains.
-			q.observeOthers(-rise-int64(t.seq-q.lastSeq)-reorder, t.sent.Sub(q.lastSent))
+			q.observeOthers(-rise-gap-1-reorder, t.sent.Sub(q.lastSent))
 		}
 	}
 	if !q.haveLast || t.seq > q.lastSeq {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -131,38 +133,140 @@ func settledQuota(t *testing.T) (*quota, *http.Request, http.Header) {
 	return tr.quotaFor(req), req, h
 }
 
-// TestConfirmingObservationSkippedUnderContention: while another goroutine
-// holds the model, a response that only confirms it is skipped instead of
-// waiting for the lock; it is folded in when the lock is free.
-func TestConfirmingObservationSkippedUnderContention(t *testing.T) {
+// TestConfirmingObservationsFoldedOneInEight: a response that only confirms
+// the model is folded in only when its request's seq is a multiple of
+// foldEvery; the others are skipped without taking the lock. A response with
+// news is folded in whatever its seq.
+func TestConfirmingObservationsFoldedOneInEight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, req, h := settledQuota(t)
 		ctx := context.Background()
+		for range 2 * foldEvery {
+			tk, _, err := q.acquire(ctx, time.Now())
+			if err != nil || !tk.routine {
+				t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
+			}
+			skipped := tk.seq%foldEvery != 0
+			if skipped {
+				q.mu.Lock() // another goroutine holds the model: a skip must not wait
+			}
+			before := q.anchorSeq
+			q.observe(tk, respond(req, 200, h, ""), time.Now()) // would deadlock if a skip locked
+			if skipped {
+				if q.anchorSeq != before {
+					t.Errorf("seq %d: anchor moved from %d to %d, want the response skipped", tk.seq, before, q.anchorSeq)
+				}
+				q.mu.Unlock()
+			} else if q.anchorSeq != tk.seq {
+				t.Errorf("seq %d: anchor = %d, want %d (folded in)", tk.seq, q.anchorSeq, tk.seq)
+			}
+			if n := q.inflight.Load(); n != 0 {
+				t.Errorf("seq %d: in flight after observe = %d, want 0", tk.seq, n)
+			}
+		}
 
+		// News (a new limit) is folded in at any seq.
 		tk, _, err := q.acquire(ctx, time.Now())
-		if err != nil || !tk.routine {
-			t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
+		if err != nil {
+			t.Fatal(err)
 		}
-		q.mu.Lock() // another goroutine holds the model
-		anchor := q.anchorSeq
-		q.observe(tk, respond(req, 200, h, ""), time.Now()) // would deadlock if it waited
-		if q.anchorSeq != anchor {
-			t.Errorf("contended observe moved the anchor from %d to %d, want it skipped", anchor, q.anchorSeq)
+		if tk.seq%foldEvery == 0 {
+			q.observe(tk, respond(req, 200, h, ""), time.Now())
+			if tk, _, err = q.acquire(ctx, time.Now()); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if n := q.inflight.Load(); n != 0 {
-			t.Errorf("in flight after a skipped observe = %d, want 0", n)
+		news := http.Header{"X-Ratelimit": {"500"}, "X-Ratelimit-Used": {"400"}, "X-Ratelimit-Window": {"hour"}}
+		q.observe(tk, respond(req, 200, news, ""), time.Now())
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.anchorSeq != tk.seq || q.limit != 500 {
+			t.Errorf("seq %d with a new limit: anchor %d, limit %d; want %d, 500", tk.seq, q.anchorSeq, q.limit, tk.seq)
+		}
+	})
+}
+
+// TestLane: a settled quota with room opens a lane, whose requests take no
+// lock; the lane closes on a 429, at the estimated reset, and when the budget
+// runs short.
+func TestLane(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, req, h := settledQuota(t)
+		ctx := context.Background()
+		tk, _, err := q.acquire(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.observe(tk, nil, time.Now())
+		l := q.lane.Load()
+		if l == nil {
+			t.Fatalf("no lane open on a settled quota with %d of 1000 left", 100)
+		}
+
+		// Lane requests take no lock, and their seqs follow on.
+		q.mu.Lock()
+		next := q.seq.Load()
+		var tks []ticket
+		n := l.left.Load()
+		for i := range n {
+			tk, _, err := q.acquire(ctx, time.Now()) // would deadlock if it locked
+			if err != nil || !tk.routine || tk.seq != next+uint64(i) || l.left.Load() != n-1-i {
+				q.mu.Unlock()
+				t.Fatalf("lane request %d: %+v, %v; want routine with seq %d", i, tk, err, next+uint64(i))
+			}
+			tks = append(tks, tk)
 		}
 		q.mu.Unlock()
+		for _, tk := range tks {
+			q.observe(tk, nil, time.Now())
+		}
 
+		// A response with news, even news the model ignores (an absurd
+		// window), closes the lane: what its tickets carry may be stale.
+		tk, _, err = q.acquire(ctx, time.Now()) // the lane is spent: opens a new one
+		if err != nil || q.lane.Load() == nil {
+			t.Fatalf("acquire after the lane ran out: %v, lane %v; want a new lane", err, q.lane.Load())
+		}
+		odd := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {"900"}, "X-Ratelimit-Window": {"fortnight"}}
+		q.observe(tk, respond(req, 200, odd, ""), time.Now())
+		if q.lane.Load() != nil {
+			t.Errorf("lane open after a response with an absurd window, want closed")
+		}
+
+		// A 429 closes the lane.
+		tk, _, err = q.acquire(ctx, time.Now()) // opens a new lane
+		if err != nil || q.lane.Load() == nil {
+			t.Fatalf("acquire after news: %v, lane %v; want a new lane", err, q.lane.Load())
+		}
+		q.observe(tk, respond(req, 429, http.Header{"Retry-After": {"1"}}, ""), time.Now())
+		if q.lane.Load() != nil {
+			t.Errorf("lane open after a 429, want closed")
+		}
+
+		// No lane crosses the estimated reset.
+		time.Sleep(2 * time.Second) // the pause ends
 		tk, _, err = q.acquire(ctx, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		q.observe(tk, respond(req, 200, h, ""), time.Now())
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		if q.anchorSeq != tk.seq {
-			t.Errorf("uncontended observe: anchor = %d, want %d (folded in)", q.anchorSeq, tk.seq)
+		if l := q.lane.Load(); l == nil || !l.until.Equal(q.resetAt) {
+			t.Fatalf("lane %+v after the pause, want one until the reset %v", l, q.resetAt)
+		}
+		time.Sleep(time.Until(q.resetAt))
+		if _, ok := q.fromLane(time.Now()); ok {
+			t.Errorf("lane request at the estimated reset, want the locked path")
+		}
+
+		// A short budget closes the lane.
+		tk, _, err = q.acquire(ctx, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {"10"}, "X-Ratelimit-Window": {"hour"}}
+		q.observe(tk, respond(req, 200, short, ""), time.Now())
+		if q.lane.Load() != nil {
+			t.Errorf("lane open with 10 left, want closed (under %d)", 2*laneSize(q.burst))
 		}
 	})
 }
@@ -241,20 +345,95 @@ func TestRetryAfterReadWhereItMeans(t *testing.T) {
 }
 
 // TestNoSkipOnceOthersSeen: once another client is seen taking from the
-// quota, every response is folded in, contended or not.
+// quota, the lane closes and every response is folded in.
 func TestNoSkipOnceOthersSeen(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		q, _, _ := settledQuota(t)
-		q.mu.Lock()
-		q.otherRate = 0.5
-		q.mu.Unlock()
+		remaining := 900
+		tr := New(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			remaining -= 3 // ours, and two of another client's
+			h := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {strconv.Itoa(remaining)}, "X-Ratelimit-Window": {"hour"}}
+			return respond(r, 200, h, ""), nil
+		}))
+		// A confirming response may be skipped: others show at the
+		// latest in the response folded in after foldEvery of ours.
+		for range foldEvery + 2 {
+			time.Sleep(time.Second)
+			resp, err := get(t, context.Background(), tr)
+			if err != nil {
+				t.Fatalf("RoundTrip error = %v", err)
+			}
+			resp.Body.Close()
+		}
+		req, _ := http.NewRequest(http.MethodGet, "http://api.test/v1/items", nil)
+		q := tr.quotaFor(req)
+		if q.lane.Load() != nil {
+			t.Errorf("lane open with others seen taking from the quota, want closed")
+		}
 		tk, _, err := q.acquire(context.Background(), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if tk.routine {
-			t.Errorf("ticket routine with others seen taking from the quota, want not")
+			t.Errorf("ticket routine with others seen taking from the quota (rate %.2f/s), want not", q.otherRate)
 		}
 		q.observe(tk, nil, time.Now())
 	})
+}
+
+// TestLaneConcurrent drives a large quota from many goroutines, so that lane
+// and locked takers race (run it under -race): every request gets its own
+// seq, none is left in flight, the server never counts more than its limit
+// in a window, and the lane is used.
+func TestLaneConcurrent(t *testing.T) {
+	const limit, workers, each = 1_000_000, 8, 2_000
+	var (
+		mu       sync.Mutex
+		win      int64
+		used     int
+		overdraw bool
+	)
+	tr := New(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		if w := time.Now().Unix(); w != win {
+			win, used = w, 0
+		}
+		used++
+		overdraw = overdraw || used > limit
+		rem := limit - used
+		mu.Unlock()
+		h := http.Header{"X-Ratelimit": {strconv.Itoa(limit)}, "X-Ratelimit-Used": {strconv.Itoa(rem)}, "X-Ratelimit-Window": {"second"}}
+		return respond(r, 200, h, ""), nil
+	}), WithMaxWait(time.Minute))
+	req, _ := http.NewRequest(http.MethodGet, "http://api.test/v1/items", nil)
+	q := tr.quotaFor(req)
+	var wg sync.WaitGroup
+	var laneSeen atomic.Bool
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Errorf("RoundTrip error = %v", err)
+					return
+				}
+				resp.Body.Close()
+				if q.lane.Load() != nil {
+					laneSeen.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := q.seq.Load(); got != workers*each {
+		t.Errorf("seq = %d after %d requests, want one each", got, workers*each)
+	}
+	if n := q.inflight.Load(); n != 0 {
+		t.Errorf("in flight at the end = %d, want 0", n)
+	}
+	if overdraw {
+		t.Errorf("the server counted more than its limit %d in a window", limit)
+	}
+	if !laneSeen.Load() {
+		t.Errorf("no lane open during the run, want lanes on a quota of %d per second", limit)
+	}
 }

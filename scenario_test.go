@@ -161,6 +161,8 @@ func scenarios() []scenario {
 	offset.Offset = 17*time.Second + 300*time.Millisecond
 	sliding := perMinute(100)
 	sliding.Policy = ratehttptest.SlidingWindow
+	largeOffset := perMinute(3000)
+	largeOffset.Offset = 17*time.Second + 300*time.Millisecond
 	used := perMinute(100)
 	used.UsedMeansUsed = true
 	return []scenario{
@@ -178,6 +180,9 @@ func scenarios() []scenario {
 		},
 		{name: "fixed aligned windows, 100/minute, 8 workers", server: perMinute(100), workers: 8, wantUtil: 0.98, wantReject: 0.002, noneAfter1: true},
 		{name: "fixed windows, unknown phase", server: offset, workers: 8, wantUtil: 0.98, wantReject: 0.002},
+		// Quotas large enough for lanes (a burst of 100).
+		{name: "large quota, 3000/minute, 32 workers", server: perMinute(3000), workers: 32, wantUtil: 0.99, wantReject: 0.002, noneAfter1: true},
+		{name: "large quota, unknown phase, 64 workers", server: largeOffset, workers: 64, wantUtil: 0.98, wantReject: 0.002},
 		{name: "sliding window, 100/minute", server: sliding, workers: 8, wantUtil: 0.95, wantReject: 0.005},
 		{
 			name: "64 workers, 20/minute", server: perMinute(20), workers: 64,
@@ -222,6 +227,21 @@ func TestScenarioLightLoad(t *testing.T) {
 	}
 	if got.accepted < 250 {
 		t.Errorf("light load accepted %d requests, want about 270 (30%% of 900)", got.accepted)
+	}
+}
+
+// TestScenarioLargeQuotaLightLoad offers about 60% of a quota large enough for
+// lanes: most requests go through a lane, without the lock, and still none is
+// refused by the server or delayed.
+func TestScenarioLargeQuotaLightLoad(t *testing.T) {
+	sc := scenario{server: perMinute(3000), workers: 32, think: 950 * time.Millisecond}
+	got := sc.run(t)
+	t.Logf("ratehttp: %v", got)
+	if got.rejected != 0 || got.refused != 0 || got.delayed != 0 {
+		t.Errorf("light load: %v; want no 429, no refusal, no delay", got)
+	}
+	if got.util() < 0.55 {
+		t.Errorf("light load accepted %.1f%% of the quota, want about 60%%", 100*got.util())
 	}
 }
 

@@ -526,6 +526,21 @@ func parseHeaderInt(v string, limit int64) (int64, bool) {
 	if v == "" || limit < 0 {
 		return 0, false
 	}
+	if len(v) <= 18 {
+		// Eighteen digits cannot overflow an int64: check the bound once.
+		var n int64
+		for i := 0; i < len(v); i++ {
+			c := v[i] - '0'
+			if c > 9 {
+				return 0, false
+			}
+			n = n*10 + int64(c)
+		}
+		if n > limit {
+			return 0, false
+		}
+		return n, true
+	}
 	// One division, not one per digit: n <= limit/10 keeps n*10 <= limit,
 	// so nothing overflows.
 	tenth := limit / 10

@@ -271,8 +271,8 @@ func TestLane(t *testing.T) {
 	})
 }
 
-// TestConfirms lists what makes a response news that must be folded in, even
-// under contention.
+// TestConfirms lists what makes a response news that must be folded in,
+// whatever its request's seq.
 func TestConfirms(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, _, _ := settledQuota(t)

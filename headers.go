@@ -526,37 +526,21 @@ func parseHeaderInt(v string, limit int64) (int64, bool) {
 	if v == "" || limit < 0 {
 		return 0, false
 	}
-	if len(v) <= 18 {
-		// Eighteen digits cannot overflow an int64: check the bound once.
-		var n int64
-		for i := 0; i < len(v); i++ {
-			c := v[i] - '0'
-			if c > 9 {
-				return 0, false
-			}
-			n = n*10 + int64(c)
-		}
-		if n > limit {
-			return 0, false
-		}
-		return n, true
-	}
-	// One division, not one per digit: n <= limit/10 keeps n*10 <= limit,
-	// so nothing overflows.
-	tenth := limit / 10
-	var n int64
+	// One division, not one per digit: n <= limit/10 keeps n*10+9 within
+	// limit+9, which a uint64 holds.
+	tenth := uint64(limit) / 10
+	var n uint64
 	for i := 0; i < len(v); i++ {
-		c := int64(v[i]) - '0'
-		if c < 0 || c > 9 || n > tenth {
+		c := v[i] - '0'
+		if c > 9 || n > tenth {
 			return 0, false
 		}
-		n *= 10
-		if n > limit-c {
+		n = n*10 + uint64(c)
+		if n > uint64(limit) {
 			return 0, false
 		}
-		n += c
 	}
-	return n, true
+	return int64(n), true
 }
 
 // isDigits reports whether s is a non-empty run of ASCII digits.

@@ -98,8 +98,8 @@ const (
 // read, never reset). The
 // lane's tokens were available when drawn, and the budget left when it opened
 // covers them, so the lane spends nothing the locked path would have refused.
-// It closes (closeLane) when its tokens run out, at the estimated reset
-// (until), and whenever the model changes under mu in a way that could refuse
+// It closes (closeLane) when its tokens run out, at the estimated reset its
+// tickets carry, and whenever the model changes under mu in a way that could refuse
 // or delay a request: renew (a pause, a new pace), roll, and a response
 // folded in that carries news or leaves the budget short. A request
 // that loaded the lane just before it closed may still take from it; its seq
@@ -406,16 +406,15 @@ func laneSize(b int) int64 {
 // lane lets routine requests through without q.mu (see the synchronization
 // notes).
 type lane struct {
-	left  atomic.Int64 // tokens left; negative when closed
-	until time.Time    // the estimated reset: no lane crosses it
-	tmpl  ticket       // the routine fields of its tickets
+	left atomic.Int64 // tokens left; negative when closed
+	tmpl ticket       // the routine fields of its tickets; no lane crosses tmpl.resetAt
 }
 
 // fromLane takes a ticket from the open lane, if there is one with a token
 // left at now.
 func (q *quota) fromLane(now time.Time) (ticket, bool) {
 	l := q.lane.Load()
-	if l == nil || l.left.Load() <= 0 || !now.Before(l.until) || l.left.Add(-1) < 0 {
+	if l == nil || l.left.Load() <= 0 || !now.Before(l.tmpl.resetAt) || l.left.Add(-1) < 0 {
 		return ticket{}, false
 	}
 	t := l.tmpl
@@ -449,7 +448,7 @@ func (q *quota) allow(now time.Time) bool {
 	if q.laneWait == 0 && q.laneFits(now) {
 		n := laneSize(q.burst)
 		if q.lim.AllowN(now, int(n)) {
-			l := &lane{until: q.resetAt}
+			l := &lane{}
 			l.left.Store(n - 1)
 			q.routine(&l.tmpl)
 			q.closeLane()

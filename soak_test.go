@@ -603,13 +603,7 @@ func TestSoakLoopback(t *testing.T) {
 	run.work()
 	srv.Close()
 	base.CloseIdleConnections()
-	d := time.Since(start)
-	peak := sampler.finish()
-
-	run.check(t, srv)
-	after := liveHeap()
-	run.report(t, srv, d, peak-min(peak, heapBefore), after)
-	checkHeap(t, peak-min(peak, heapBefore), after)
+	run.finish(t, srv, time.Since(start), sampler, heapBefore)
 
 	// Descriptors close asynchronously after the last response is read;
 	// give the runtime a moment, then allow a little slack (the poller's own).
@@ -653,12 +647,19 @@ func TestSoakSynctest(t *testing.T) {
 		run.work()
 		t.Logf("soak: %v of fake time", time.Since(fake))
 	})
-	d := time.Since(start)
+	run.finish(t, srv, time.Since(start), sampler, heapBefore)
+}
+
+// finish ends a soak run that took d: it stops the heap sampler, checks the
+// ledger and the server, reports, and checks the heap against heapBefore.
+func (r *soakRun) finish(t *testing.T, srv *ratehttptest.Server, d time.Duration, sampler *heapSampler, heapBefore uint64) {
+	t.Helper()
 	peak := sampler.finish()
-	run.check(t, srv)
+	peak -= min(peak, heapBefore)
+	r.check(t, srv)
 	after := liveHeap()
-	run.report(t, srv, d, peak-min(peak, heapBefore), after)
-	checkHeap(t, peak-min(peak, heapBefore), after)
+	r.report(t, srv, d, peak, after)
+	checkHeap(t, peak, after)
 }
 
 // TestFaultLone429DoesNotLockWindow: one 429 that says nothing (no

@@ -527,7 +527,8 @@ func parseHeaderInt(v string, limit int64) (int64, bool) {
 		return 0, false
 	}
 	// One division, not one per digit: n <= limit/10 keeps n*10+9 within
-	// limit+9, which a uint64 holds.
+	// limit+9, which a uint64 holds. A prefix over limit fails the same test
+	// at the next digit, so only the whole number is compared with limit.
 	tenth := uint64(limit) / 10
 	var n uint64
 	for i := 0; i < len(v); i++ {
@@ -536,9 +537,9 @@ func parseHeaderInt(v string, limit int64) (int64, bool) {
 			return 0, false
 		}
 		n = n*10 + uint64(c)
-		if n > uint64(limit) {
-			return 0, false
-		}
+	}
+	if n > uint64(limit) {
+		return 0, false
 	}
 	return int64(n), true
 }

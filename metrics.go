@@ -80,7 +80,7 @@ func (t *Transport) Describe(ch chan<- *prometheus.Desc) {
 	for _, c := range m.collectors() {
 		c.Describe(ch)
 	}
-	for _, d := range m.gauges() {
+	for _, d := range m.descs() {
 		ch <- d
 	}
 }
@@ -107,6 +107,7 @@ func (t *Transport) Collect(ch chan<- prometheus.Metric) {
 	copy(hosts, m.all)
 	m.mu.Unlock()
 	for _, h := range hosts {
+		h.collectCounts(ch)
 		gauge(ch, m.inFlight, float64(h.inFlight.Load()), h.host)
 	}
 
@@ -143,6 +144,14 @@ func (t *Transport) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// counter sends a counter of d. Like [gauge], it sends nothing for a
+// descriptor in error.
+func counter(ch chan<- prometheus.Metric, d *prometheus.Desc, n uint64, labels ...string) {
+	if c, err := prometheus.NewConstMetric(d, prometheus.CounterValue, float64(n), labels...); err == nil {
+		ch <- c
+	}
+}
+
 // gauge sends a gauge of d. A descriptor in error (an invalid client name,
 // which registration already refused) sends nothing rather than panic.
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, host string) {
@@ -172,14 +181,16 @@ func tighter(a, b quotaSnapshot) bool {
 type metrics struct {
 	maxHosts, maxCodes int
 
-	requests  *prometheus.CounterVec   // host, method, code
-	attempts  *prometheus.CounterVec   // host, method, code
 	retries   *prometheus.CounterVec   // host, reason
 	refused   *prometheus.CounterVec   // host, reason
 	anomalies *prometheus.CounterVec   // host, kind
 	apiErrors *prometheus.CounterVec   // host, error_code
 	duration  *prometheus.HistogramVec // host
 	wait      *prometheus.HistogramVec // host
+
+	// Counters kept in each hostMetrics' tables, exported at Collect time;
+	// variable labels: host, method, code.
+	requests, attempts *prometheus.Desc
 
 	// Gauges computed at Collect time; variable label: host.
 	inFlight, pace, limit, remaining, window, reset *prometheus.Desc
@@ -211,12 +222,12 @@ func newMetrics(cfg *config) *metrics {
 	m := &metrics{
 		maxHosts: cfg.maxHosts,
 		maxCodes: cfg.maxCodes,
-		requests: counter(metricRequests,
+		requests: prometheus.NewDesc(metricRequests,
 			"Requests completed by RoundTrip, by method and final status code (\"error\" for a transport error, \"refused\" for a request the quota refused locally).",
-			"host", "method", "code"),
-		attempts: counter(metricAttempts,
+			[]string{"host", "method", "code"}, client),
+		attempts: prometheus.NewDesc(metricAttempts,
 			"Attempts sent to the base transport, retries included, by method and status code (\"error\" for a transport error).",
-			"host", "method", "code"),
+			[]string{"host", "method", "code"}, client),
 		retries: counter(metricRetries,
 			"Retries started, by reason: 429, 5xx, error (transport error) or policy (a custom retry policy).",
 			"host", "reason"),
@@ -246,11 +257,12 @@ func newMetrics(cfg *config) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.attempts, m.retries, m.refused, m.anomalies, m.apiErrors, m.duration, m.wait}
+	return []prometheus.Collector{m.retries, m.refused, m.anomalies, m.apiErrors, m.duration, m.wait}
 }
 
-func (m *metrics) gauges() []*prometheus.Desc {
-	return []*prometheus.Desc{m.inFlight, m.pace, m.limit, m.remaining, m.window, m.reset}
+// descs returns the descriptors of the metrics Collect builds itself.
+func (m *metrics) descs() []*prometheus.Desc {
+	return []*prometheus.Desc{m.requests, m.attempts, m.inFlight, m.pace, m.limit, m.remaining, m.window, m.reset}
 }
 
 // host returns the metrics of requests to host (a URL's Host). It is cheap
@@ -334,11 +346,15 @@ type hostMetrics struct {
 
 	inFlight atomic.Int64
 
-	requests, attempts codeTable
-	durations, waits   prometheus.Observer
-	retries            [len(retryReasons)]lazyCounter
-	refusals           [len(refusalReasons)]lazyCounter
-	anomalyCounts      [len(anomalyKinds)]lazyCounter
+	// A request that took exactly one attempt, the usual case, is counted
+	// once, in once; Collect adds it to both counters. Other requests
+	// (retried, or refused before any attempt) are counted in requests, and
+	// their attempts in attempts.
+	once, requests, attempts countTable
+	durations, waits         prometheus.Observer
+	retries                  [len(retryReasons)]lazyCounter
+	refusals                 [len(refusalReasons)]lazyCounter
+	anomalyCounts            [len(anomalyKinds)]lazyCounter
 
 	mu        sync.Mutex
 	apiErrors map[string]prometheus.Counter // by label; requires mu held
@@ -349,19 +365,61 @@ var (
 	refusalReasons = [...]string{"deadline", "max_wait"}
 )
 
+// attempt records an attempt of a request that [hostMetrics.single] will
+// not record.
 func (h *hostMetrics) attempt(method string, code int, err error) {
 	if h == nil {
 		return
 	}
-	h.attempts.counter(h, h.m.attempts, methodIndex(method), codeIndex(code, err)).Inc()
+	h.attempts.add(methodIndex(method), codeIndex(code, err))
 }
 
+// request records a request that did not take exactly one attempt, with the
+// time RoundTrip took.
 func (h *hostMetrics) request(method string, code int, err error, d time.Duration) {
 	if h == nil {
 		return
 	}
-	h.requests.counter(h, h.m.requests, methodIndex(method), codeIndex(code, err)).Inc()
+	h.requests.add(methodIndex(method), codeIndex(code, err))
 	h.durations.Observe(d.Seconds())
+}
+
+// single records a request that took exactly one attempt, with the time
+// RoundTrip took: one count stands for the request and its attempt.
+func (h *hostMetrics) single(method string, code int, err error, d time.Duration) {
+	if h == nil {
+		return
+	}
+	h.once.add(methodIndex(method), codeIndex(code, err))
+	h.durations.Observe(d.Seconds())
+}
+
+// collectCounts sends the requests and attempts counters of h.
+func (h *hostMetrics) collectCounts(ch chan<- prometheus.Metric) {
+	for method := range numMethods {
+		for block := range numCodeBlocks {
+			once := h.once.block(method, block)
+			requests := h.requests.block(method, block)
+			attempts := h.attempts.block(method, block)
+			if once == nil && requests == nil && attempts == nil {
+				continue
+			}
+			for i := range codesPerBlock {
+				s := once.load(i)
+				reqs, atts := s+requests.load(i), s+attempts.load(i)
+				if reqs == 0 && atts == 0 {
+					continue
+				}
+				code := codeName(block*codesPerBlock + i)
+				if reqs > 0 {
+					counter(ch, h.m.requests, reqs, h.host, methodNames[method], code)
+				}
+				if atts > 0 {
+					counter(ch, h.m.attempts, atts, h.host, methodNames[method], code)
+				}
+			}
+		}
+	}
 }
 
 func (h *hostMetrics) retry(reason string) {
@@ -538,25 +596,37 @@ func codeName(i int) string {
 	return strconv.Itoa(i + 100)
 }
 
-// codeTable caches the children of a (host, method, code) counter. Blocks of
-// codesPerBlock children are allocated on first use, so a host that sees a
-// few status codes for a few methods costs a few kilobytes.
-type codeTable struct {
-	blocks [numMethods][numCodeBlocks]atomic.Pointer[[codesPerBlock]lazyCounter]
+// countTable counts by (method, code index). Blocks of codesPerBlock counts
+// are allocated on first use, so a host that sees a few status codes for a
+// few methods costs a few kilobytes, and counting is one atomic addition.
+type countTable struct {
+	blocks [numMethods][numCodeBlocks]atomic.Pointer[countBlock]
 }
 
-func (t *codeTable) counter(h *hostMetrics, vec *prometheus.CounterVec, method, code int) prometheus.Counter {
+type countBlock [codesPerBlock]atomic.Uint64
+
+func (t *countTable) add(method, code int) {
 	p := &t.blocks[method][code/codesPerBlock]
 	b := p.Load()
 	if b == nil {
-		p.CompareAndSwap(nil, new([codesPerBlock]lazyCounter))
+		p.CompareAndSwap(nil, new(countBlock))
 		b = p.Load()
 	}
-	l := &b[code%codesPerBlock]
-	if c := l.load(); c != nil {
-		return c
+	b[code%codesPerBlock].Add(1)
+}
+
+// block returns the counts of codes block*codesPerBlock onwards for method,
+// nil if none was counted.
+func (t *countTable) block(method, block int) *countBlock {
+	return t.blocks[method][block].Load()
+}
+
+// load returns the i-th count of b; 0 for a nil b.
+func (b *countBlock) load(i int) uint64 {
+	if b == nil {
+		return 0
 	}
-	return l.store(vec.WithLabelValues(h.host, methodNames[method], codeName(code)))
+	return b[i].Load()
 }
 
 // lazyCounter is a counter child created on first use.

@@ -577,10 +577,10 @@ func (q *quota) emptyUntil(now time.Time) time.Time {
 	return now.Add(time.Second)
 }
 
-// observe updates the model from the outcome of the request behind t. The
-// returned signal is what the response's headers said (the zero signal when
-// there was no response).
-func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
+// observe updates the model from the outcome of the request behind t. It
+// returns the anomalies of the response's headers (none when there was no
+// response).
+func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 	if resp == nil {
 		q.mu.Lock()
 		q.inflight.Add(-1)
@@ -590,7 +590,7 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 			q.renew(q.pace(now))
 		}
 		q.mu.Unlock()
-		return signal{count: -1}
+		return 0
 	}
 	sig := parseSignal(resp.Header, resp.StatusCode, now)
 	throttled := resp.StatusCode == http.StatusTooManyRequests
@@ -602,7 +602,7 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 		// since, which is conservative; the next response folded in
 		// brings the same news, newer.
 		q.inflight.Add(-1)
-		return sig
+		return sig.anomalies
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -665,7 +665,7 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) signal {
 		// reset, say): the next lane is made from the model as it is.
 		q.closeLane()
 	}
-	return sig
+	return sig.anomalies
 }
 
 // changedMuch reports whether a new pacing rate is far enough from the old one

@@ -330,12 +330,9 @@ func TestRetryAfterReadWhereItMeans(t *testing.T) {
 		code int
 		want bool
 	}{{200, false}, {204, false}, {404, false}, {500, false}, {301, true}, {429, true}, {503, true}} {
-		q := newQuota("test", &config{maxWait: time.Minute, backoffBase: time.Second}, nil)
-		req, _ := http.NewRequest(http.MethodGet, "http://api.test/", nil)
 		now := time.Now()
 		for _, v := range []string{"30", "soon"} {
-			tk := q.take(now)
-			sig := q.observe(tk, respond(req, tt.code, http.Header{"Retry-After": {v}}, ""), now)
+			sig := parseSignal(http.Header{"Retry-After": {v}}, tt.code, now)
 			read := sig.hasRetryAfter || sig.anomalies&anomalyRetryAfter != 0
 			if read != tt.want {
 				t.Errorf("status %d, Retry-After %q: read = %t (signal %+v), want %t", tt.code, v, read, sig, tt.want)

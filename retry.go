@@ -175,7 +175,11 @@ func (c *retryCall) RoundTrip(*http.Request) (*http.Response, error) {
 		}
 		ar.Body = body
 	}
-	resp, _, err := c.t.attempt(ar, c.q, c.t.hostMetricsFor(c.q, c.req), time.Now())
+	hm := c.t.hostMetricsFor(c.q, c.req)
+	resp, _, sent, err := c.t.attempt(ar, c.q, hm, time.Now())
+	if sent {
+		hm.attempt(c.req.Method, statusOf(resp), err)
+	}
 	return resp, err
 }
 

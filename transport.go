@@ -296,13 +296,20 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	q := t.quotaFor(req)
 	hm := t.hostMetricsFor(q, req)
 	hm.inflight(1)
-	resp, end, err := t.attempt(req, q, hm, start)
-	if t.retryable(req, resp, err) {
+	resp, end, sent, err := t.attempt(req, q, hm, start)
+	switch {
+	case t.retryable(req, resp, err):
+		if sent {
+			hm.attempt(req.Method, statusOf(resp), err)
+		}
 		resp, err = t.retry(req, q, resp, err)
-		end = time.Now()
+		hm.request(req.Method, statusOf(resp), err, time.Since(start))
+	case sent:
+		hm.single(req.Method, statusOf(resp), err, end.Sub(start))
+	default:
+		hm.request(req.Method, statusOf(resp), err, end.Sub(start))
 	}
 	hm.inflight(-1)
-	hm.request(req.Method, statusOf(resp), err, end.Sub(start))
 	if err == nil && t.cfg.apiErrors && resp.StatusCode >= 400 {
 		return nil, t.apiError(q, resp)
 	}
@@ -312,8 +319,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // attempt sends req once, after waiting for the quota, and folds the outcome
 // into the quota. now is the current time, and end the time the outcome came
 // (the clock is read as little as possible: it is slow on some machines).
-// When it returns without calling the base transport, it closes req.Body.
-func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time) (resp *http.Response, end time.Time, err error) {
+// sent reports whether the base transport was called; when it was not,
+// attempt closes req.Body. The caller records the attempt in the metrics.
+func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time) (resp *http.Response, end time.Time, sent bool, err error) {
 	tk, waited, err := q.acquire(req.Context(), now)
 	if waited > 0 {
 		hm.wait(waited)
@@ -325,7 +333,7 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 			hm.refused(refusalReason(rl))
 			t.log(slog.LevelWarn, "ratehttp: request refused by the quota", req, slog.Duration("wait", rl.Wait))
 		}
-		return nil, time.Now(), err
+		return nil, time.Now(), false, err
 	}
 	resp, err = t.base.RoundTrip(req)
 	if err != nil && resp != nil {
@@ -337,12 +345,10 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		err = errNilResponse
 	}
 	end = now.Add(time.Since(now)) // the monotonic clock alone: cheaper
-	sig := q.observe(tk, resp, end)
-	hm.attempt(req.Method, statusOf(resp), err)
-	if sig.anomalies != 0 {
-		hm.anomalies(sig.anomalies)
+	if a := q.observe(tk, resp, end); a != 0 {
+		hm.anomalies(a)
 	}
-	return resp, end, err
+	return resp, end, true, err
 }
 
 // apiError turns a final error response into an *APIError, draining and

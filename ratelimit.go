@@ -168,8 +168,34 @@ type quota struct {
 	slotVotes   int // small rises seen: two make slotMode
 
 	// inflight counts the requests sent and not yet observed. It is atomic so
-	// that a skipped observation (see observe) needs no lock.
+	// that a skipped observation (see observe) needs no lock. waiting counts
+	// the requests asleep in acquire.
 	inflight atomic.Int64
+	waiting  atomic.Int64
+
+	// For Transport.sweep: seq at the previous sweep, if swept.
+	swept    bool
+	sweptSeq uint64
+}
+
+// idle reports whether q may be forgotten at now: no request took a slot
+// since the previous sweep looked at it, none is in flight or waiting, no
+// pause runs, and no window it knows is still running (the budget it holds
+// would be full again). seen reports whether a previous sweep looked at q. It
+// records q's seq for the next sweep.
+//
+// A request that looked q up just before it was forgotten, and has not taken
+// a slot yet, is paced by q as it was: one request, on a quota that had been
+// idle for a whole sweep.
+func (q *quota) idle(now time.Time) (idle, seen bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seq := q.seq.Load()
+	seen = q.swept
+	idle = seen && q.sweptSeq == seq && q.inflight.Load() == 0 && q.waiting.Load() == 0 &&
+		!now.Before(q.pauseUntil) && (q.resetAt.IsZero() || !now.Before(q.resetAt))
+	q.swept, q.sweptSeq = true, seq
+	return idle, seen
 }
 
 // foldEvery is how often a response that only confirms the model is folded
@@ -359,10 +385,12 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			}
 		}
 		gen, changed := q.gen, q.changed
+		q.waiting.Add(1) // under mu, for idle
 		q.mu.Unlock()
 
 		start := time.Now()
 		woke, err := sleep(ctx, d, changed)
+		q.waiting.Add(-1)
 		waited += time.Since(start)
 		if err != nil {
 			q.mu.Lock()

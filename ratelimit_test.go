@@ -2,6 +2,8 @@ package ratehttp
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -130,7 +132,7 @@ func settledQuota(t *testing.T) (*quota, *http.Request, http.Header) {
 		resp.Body.Close()
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://api.test/v1/items", nil)
-	return tr.quotaFor(req), req, h
+	return tr.quotaFor(req, time.Now()), req, h
 }
 
 // TestConfirmingObservationsFoldedOneInEight: a response that only confirms
@@ -362,7 +364,7 @@ func TestNoSkipOnceOthersSeen(t *testing.T) {
 			resp.Body.Close()
 		}
 		req, _ := http.NewRequest(http.MethodGet, "http://api.test/v1/items", nil)
-		q := tr.quotaFor(req)
+		q := tr.quotaFor(req, time.Now())
 		if q.lane.Load() != nil {
 			t.Errorf("lane open with others seen taking from the quota, want closed")
 		}
@@ -392,7 +394,7 @@ func TestLaneConcurrent(t *testing.T) {
 			return respond(r, 200, h, ""), nil
 		}))
 		req, _ := http.NewRequest(http.MethodGet, "http://api.test/v1/items", nil)
-		q := tr.quotaFor(req)
+		q := tr.quotaFor(req, time.Now())
 		var wg sync.WaitGroup
 		var laneSeen atomic.Bool
 		for range workers {
@@ -424,4 +426,134 @@ func TestLaneConcurrent(t *testing.T) {
 			t.Errorf("no lane open during the run, want lanes on a quota of %d per hour", limit)
 		}
 	})
+}
+
+// TestIdleQuotasForgotten: a client of many keys keeps a bounded number of
+// quotas. Those idle since the previous sweep, with nothing in flight and no
+// window of theirs still running, are forgotten; a quota spent until its
+// reset, one with a request in flight and one in steady use (whose server
+// sends no quota headers) are kept, and the spent one still refuses requests
+// without sending them.
+func TestIdleQuotasForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		var spentSent atomic.Int64
+		tr := New(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			switch r.URL.Path {
+			case "/spent": // nothing remains in this hour's window
+				spentSent.Add(1)
+				return respond(r, 200, vendorHeader(10, 0, "hour"), ""), nil
+			case "/slow":
+				<-release
+			case "/plain":
+				return respond(r, 200, nil, ""), nil
+			}
+			return respond(r, 200, vendorHeader(100, 99, "minute"), ""), nil
+		}), WithKeyFunc(func(r *http.Request) string { return r.URL.Path }))
+		ctx := context.Background()
+		get := func(path string) error {
+			_, err := do(t, tr, newReq(t, ctx, http.MethodGet, "http://api.test"+path))
+			return err
+		}
+		entry := func(path string) *quotaEntry {
+			tr.mu.RLock()
+			defer tr.mu.RUnlock()
+			return tr.quotas[quotaKey{custom: path}]
+		}
+
+		if err := get("/spent"); err != nil {
+			t.Fatal(err)
+		}
+		spent := entry("/spent")
+		slowDone := make(chan error)
+		go func() { slowDone <- get("/slow") }()
+		synctest.Wait() // /slow is in flight
+		slow := entry("/slow")
+		if err := get("/plain"); err != nil {
+			t.Fatal(err)
+		}
+		plain := entry("/plain")
+
+		const rounds, keys = 4, 1000
+		most := 0
+		for r := range rounds {
+			for i := range keys {
+				if err := get(fmt.Sprintf("/k%d-%d", r, i)); err != nil {
+					t.Fatal(err)
+				}
+				if i%100 == 0 {
+					if err := get("/plain"); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tr.mu.RLock()
+				most = max(most, len(tr.quotas))
+				tr.mu.RUnlock()
+			}
+			time.Sleep(2 * time.Minute) // the keys' minute windows pass
+		}
+		if want := 2*minSweep + 3; most > want {
+			t.Errorf("quotas held = %d at most, want at most %d for %d keys used once", most, want, rounds*keys+2)
+		}
+		if e := entry(fmt.Sprintf("/k%d-%d", 0, 0)); e != nil {
+			t.Errorf("quota of a key idle for %d sweeps still held, want forgotten", rounds-1)
+		}
+		if e := entry("/spent"); e != spent {
+			t.Errorf("spent quota forgotten (entry %p, want %p)", e, spent)
+		}
+		if e := entry("/plain"); e != plain {
+			t.Errorf("quota in steady use forgotten (entry %p, want %p)", e, plain)
+		}
+		if e := entry("/slow"); e != slow {
+			t.Errorf("quota with a request in flight forgotten (entry %p, want %p)", e, slow)
+		}
+		if err := get("/spent"); !errors.Is(err, ErrRateLimited) {
+			t.Errorf("RoundTrip(/spent) error = %v, want ErrRateLimited", err)
+		}
+		if n := spentSent.Load(); n != 1 {
+			t.Errorf("server saw %d requests to /spent, want 1: the spent quota was relearned", n)
+		}
+		close(release)
+		if err := <-slowDone; err != nil {
+			t.Errorf("RoundTrip(/slow) error = %v", err)
+		}
+	})
+}
+
+// TestSweepConcurrent forgets quotas while other goroutines use them (run it
+// under -race): every request still reaches the server once, none fails, and
+// once the traffic stops every quota can be forgotten.
+func TestSweepConcurrent(t *testing.T) {
+	var sent atomic.Int64
+	tr := New(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		sent.Add(1)
+		return respond(r, 200, nil, ""), nil
+	}), WithKeyFunc(func(r *http.Request) string { return r.URL.Path }))
+	const workers, each = 8, 1000
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				// Keys shared between workers, each used again now and then.
+				url := fmt.Sprintf("http://api.test/%d", (w*each+i*7)%(3*minSweep))
+				if _, err := do(t, tr, newReq(t, context.Background(), http.MethodGet, url)); err != nil {
+					t.Errorf("RoundTrip(%s) error = %v", url, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, want := sent.Load(), int64(workers*each); got != want {
+		t.Errorf("server saw %d requests, want %d", got, want)
+	}
+	// Idle now, every quota goes in two sweeps: none was left counting a
+	// request in flight or waiting.
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	tr.sweep(time.Now())
+	tr.sweep(time.Now())
+	if n := len(tr.quotas); n != 0 {
+		t.Errorf("quotas held after two idle sweeps = %d, want 0", n)
+	}
 }

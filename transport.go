@@ -14,6 +14,12 @@
 // still in flight), and when the budget is spent waits for the window's
 // estimated reset. Light load is never delayed.
 //
+// Quotas are created on first use and forgotten when they have been idle for
+// a while (nothing in flight or waiting, no pause, their window over), once a
+// Transport holds more than a thousand: a client of many hosts or keys does
+// not keep a quota for each forever. A quota forgotten is learned again from
+// its next response.
+//
 // Headers that make no sense (negative, non-numeric, remaining over the
 // limit, absurd windows) are ignored and counted; the last good state is kept.
 //
@@ -74,10 +80,11 @@ type Transport struct {
 	cfg     config
 	metrics *metrics
 
-	mu     sync.RWMutex
-	quotas map[quotaKey]*quotaEntry
-	last   atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
-	clock  clock
+	mu      sync.RWMutex
+	quotas  map[quotaKey]*quotaEntry
+	sweepAt int                        // len(quotas) at which idle quotas are next forgotten; requires mu held
+	last    atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
+	clock   clock
 }
 
 // quotaEntry pairs a quota with its key, for Transport.last. Each quota has
@@ -232,7 +239,8 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 			maxHosts:    DefaultMaxHostLabels,
 			maxCodes:    DefaultMaxCodeLabels,
 		},
-		quotas: make(map[quotaKey]*quotaEntry),
+		quotas:  make(map[quotaKey]*quotaEntry),
+		sweepAt: minSweep,
 	}
 	for _, o := range opts {
 		if o != nil {
@@ -255,8 +263,9 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// quotaFor returns the quota of req's key, creating it on first use.
-func (t *Transport) quotaFor(req *http.Request) *quota {
+// quotaFor returns the quota of req's key, creating it on first use. now is
+// the current time, for forgetting idle quotas (see sweep).
+func (t *Transport) quotaFor(req *http.Request, now time.Time) *quota {
 	k := quotaKey{scheme: req.URL.Scheme, host: req.URL.Host}
 	if t.cfg.keyFunc != nil {
 		k = quotaKey{custom: t.cfg.keyFunc(req)}
@@ -264,12 +273,20 @@ func (t *Transport) quotaFor(req *http.Request) *quota {
 	if e := t.last.Load(); e != nil && e.key == k {
 		return e.q
 	}
+	// last is stored under mu, so that it never holds a quota a sweep has
+	// just forgotten.
 	t.mu.RLock()
 	e := t.quotas[k]
+	if e != nil {
+		t.last.Store(e)
+	}
 	t.mu.RUnlock()
 	if e == nil {
 		t.mu.Lock()
 		if e = t.quotas[k]; e == nil {
+			if len(t.quotas) >= t.sweepAt {
+				t.sweep(now)
+			}
 			name := k.custom
 			if t.cfg.keyFunc == nil {
 				name = k.scheme + "://" + k.host
@@ -277,10 +294,38 @@ func (t *Transport) quotaFor(req *http.Request) *quota {
 			e = &quotaEntry{key: k, q: newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))}
 			t.quotas[k] = e
 		}
+		t.last.Store(e)
 		t.mu.Unlock()
 	}
-	t.last.Store(e)
 	return e.q
+}
+
+// minSweep is the number of quotas a Transport holds before it first looks
+// for idle ones to forget.
+const minSweep = 1024
+
+// sweep forgets the quotas that have been idle since the previous sweep and
+// hold nothing that still binds (see quota.idle), so that a client of many
+// hosts or keys does not keep a quota for each forever. A quota forgotten is
+// learned again from its next response.
+//
+// The next sweep runs once as many quotas as were kept busy (at least
+// minSweep) have been created: a sweep's cost is spread over the quotas
+// created since the previous one, and the number of quotas held stays
+// within about three times the busy ones, or their number plus twice
+// minSweep. It requires t.mu held.
+func (t *Transport) sweep(now time.Time) {
+	busy := 0
+	for k, e := range t.quotas {
+		switch idle, seen := e.q.idle(now); {
+		case idle:
+			delete(t.quotas, k)
+			t.last.CompareAndSwap(e, nil)
+		case seen:
+			busy++
+		}
+	}
+	t.sweepAt = len(t.quotas) + max(minSweep, busy)
 }
 
 // RoundTrip implements [http.RoundTripper]. It waits for the request's quota,
@@ -293,7 +338,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("ratehttp: nil Request.URL")
 	}
 	start := t.clock.now()
-	q := t.quotaFor(req)
+	q := t.quotaFor(req, start)
 	hm := t.hostMetricsFor(q, req)
 	hm.inflight(1)
 	resp, end, sent, err := t.attempt(req, q, hm, start)

@@ -184,9 +184,10 @@ type quota struct {
 // would be full again). seen reports whether a previous sweep looked at q. It
 // records q's seq for the next sweep.
 //
-// A request that looked q up just before it was forgotten, and has not taken
-// a slot yet, is paced by q as it was: one request, on a quota that had been
-// idle for a whole sweep.
+// A request that looked q up, or woke from a wait, just before q was
+// forgotten, and has not taken a slot yet, is paced by q as it was: one
+// request, on a quota that had been idle for a whole sweep. A quota forgotten
+// also leaves the quota gauges until its key is used again.
 func (q *quota) idle(now time.Time) (idle, seen bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()

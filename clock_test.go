@@ -38,8 +38,9 @@ func TestClockAnchorFromElsewhere(t *testing.T) {
 			t.Errorf("in a bubble, with an anchor from outside: clock.now() = %v, want %v", got, want)
 		}
 	})
-	if got := c.now(); got.Before(outside) || time.Since(got) > time.Minute {
-		t.Errorf("outside again: clock.now() = %v, want about %v", got, time.Now())
+	// The bubble's clock starts in 2000: its anchor would go back in time.
+	if got := c.now(); got.Before(outside) {
+		t.Errorf("outside again: clock.now() = %v, before %v taken outside earlier", got, outside)
 	}
 }
 

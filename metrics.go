@@ -636,23 +636,12 @@ type lazyCounter struct {
 
 type counterRef struct{ c prometheus.Counter }
 
-func (l *lazyCounter) load() prometheus.Counter {
+// get returns the child of vec for (host, value), creating it on first use;
+// when goroutines race, the first cached wins.
+func (l *lazyCounter) get(vec *prometheus.CounterVec, host, value string) prometheus.Counter {
 	if r := l.p.Load(); r != nil {
 		return r.c
 	}
-	return nil
-}
-
-// store caches c unless another goroutine cached the same child first.
-func (l *lazyCounter) store(c prometheus.Counter) prometheus.Counter {
-	l.p.CompareAndSwap(nil, &counterRef{c})
+	l.p.CompareAndSwap(nil, &counterRef{vec.WithLabelValues(host, value)})
 	return l.p.Load().c
-}
-
-// get returns the child of vec for (host, value), creating it on first use.
-func (l *lazyCounter) get(vec *prometheus.CounterVec, host, value string) prometheus.Counter {
-	if c := l.load(); c != nil {
-		return c
-	}
-	return l.store(vec.WithLabelValues(host, value))
 }

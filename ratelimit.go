@@ -435,7 +435,7 @@ func laneSize(b int) int64 {
 // lane lets routine requests through without q.mu (see the synchronization
 // notes).
 type lane struct {
-	left atomic.Int64 // tokens left; negative when closed
+	left atomic.Int64 // tokens left; far below zero when closed, so that late decrements never wrap
 	tmpl ticket       // the routine fields of its tickets; no lane crosses tmpl.resetAt
 }
 

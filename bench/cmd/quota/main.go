@@ -41,8 +41,8 @@ func main() {
 		n, err := strconv.Atoi(f)
 		return n, err == nil && n >= 1
 	})
-	scs := parseList("-scenarios", *scenariosFlag, scenarioByName)
-	ks := parseList("-kinds", *kindsFlag, kindByName)
+	scs := parseList("-scenarios", *scenariosFlag, byName(scenarios, func(s scenario) string { return s.name }))
+	ks := parseList("-kinds", *kindsFlag, byName(kinds, func(k kind) string { return k.name }))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -101,4 +101,18 @@ func parseList[T any](name, value string, parse func(string) (T, bool)) []T {
 		out = append(out, v)
 	}
 	return out
+}
+
+// byName returns a parse function for parseList that finds an item of list
+// by its name.
+func byName[T any](list []T, name func(T) string) func(string) (T, bool) {
+	return func(s string) (T, bool) {
+		for _, v := range list {
+			if name(v) == s {
+				return v, true
+			}
+		}
+		var zero T
+		return zero, false
+	}
 }

@@ -81,15 +81,6 @@ func staticLimiter(limit int, window time.Duration) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(float64(limit)/window.Seconds()), 1)
 }
 
-func kindByName(name string) (kind, bool) {
-	for _, k := range kinds {
-		if k.name == name {
-			return k, true
-		}
-	}
-	return kind{}, false
-}
-
 // A scenario is what happens to the quota during a run.
 type scenario struct {
 	name string
@@ -132,15 +123,6 @@ var scenarios = []scenario{
 			}
 		},
 	},
-}
-
-func scenarioByName(name string) (scenario, bool) {
-	for _, s := range scenarios {
-		if s.name == name {
-			return s, true
-		}
-	}
-	return scenario{}, false
 }
 
 // params are the settings of every run.

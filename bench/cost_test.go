@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/ratehttp/ratehttp"
 )
@@ -108,6 +110,125 @@ func BenchmarkCost(b *testing.B) {
 	}
 }
 
+// pairChunk is how many requests BenchmarkPaired sends through one side of a
+// pair before it switches to the other.
+const pairChunk = 64
+
+// BenchmarkPaired measures each stack's cost as a ratio to the bare base with
+// the two interleaved: it alternates between them every pairChunk requests,
+// in the same goroutine, and times each chunk. On a shared machine whose speed
+// drifts within seconds, both sides of a ratio then see the same machine,
+// which separate benchmarks (BenchmarkCost) cannot ensure. The side that goes
+// first alternates too, so that neither always follows the other.
+//
+// One op is a pair: one request through the bare base and one through the
+// stack, each on its own base instance. Besides ns/op (the pair's wall time)
+// it reports bare-ns/op and impl-ns/op, each side's wall time per request, and
+// x-bare, their ratio.
+func BenchmarkPaired(b *testing.B) {
+	for _, bs := range bases() {
+		for _, mode := range []string{"serial", "parallel"} {
+			for _, st := range CostStacks() {
+				if st.Name == "bare" {
+					continue
+				}
+				b.Run("base="+bs.name+"/mode="+mode+"/impl="+st.Name, func(b *testing.B) {
+					bare, url0, stop0 := bs.start(b)
+					defer stop0()
+					tr, url1, stop1 := bs.start(b)
+					defer stop1()
+					rt := st.New(tr)
+					get(b, bare, newGet(b, url0))
+					get(b, rt, newGet(b, url1))
+					var pairs pairTimes
+					b.ReportAllocs()
+					b.ResetTimer()
+					if mode == "serial" {
+						// Not b.Loop: see BenchmarkCost.
+						p := pairer{bare: bare, rt: rt, req0: newGet(b, url0), req1: newGet(b, url1)}
+						for n := 0; n < b.N; n += pairChunk {
+							p.run(b, min(pairChunk, b.N-n))
+						}
+						pairs.add(p.t)
+					} else {
+						b.RunParallel(func(pb *testing.PB) {
+							p := pairer{bare: bare, rt: rt, req0: newGet(b, url0), req1: newGet(b, url1)}
+							for {
+								n := 0
+								for n < pairChunk && pb.Next() {
+									n++
+								}
+								if n == 0 {
+									break
+								}
+								p.run(b, n)
+							}
+							pairs.add(p.t)
+						})
+					}
+					b.StopTimer()
+					b0, b1 := pairs.get()
+					b.ReportMetric(float64(b0)/float64(b.N), "bare-ns/op")
+					b.ReportMetric(float64(b1)/float64(b.N), "impl-ns/op")
+					if b0 > 0 {
+						b.ReportMetric(float64(b1)/float64(b0), "x-bare")
+					}
+				})
+			}
+		}
+	}
+}
+
+// pairer sends the chunks of one goroutine of BenchmarkPaired and adds up the
+// time each side took.
+type pairer struct {
+	bare, rt   http.RoundTripper
+	req0, req1 *http.Request
+	n          int              // chunks sent
+	t          [2]time.Duration // bare, stack
+}
+
+// run sends n requests through each side, the side that goes first
+// alternating from one call to the next.
+func (p *pairer) run(tb testing.TB, n int) {
+	sides := [2]struct {
+		rt  http.RoundTripper
+		req *http.Request
+	}{{p.bare, p.req0}, {p.rt, p.req1}}
+	first := p.n % 2
+	p.n++
+	t0 := time.Now()
+	for range n {
+		get(tb, sides[first].rt, sides[first].req)
+	}
+	t1 := time.Now()
+	for range n {
+		get(tb, sides[1-first].rt, sides[1-first].req)
+	}
+	t2 := time.Now()
+	p.t[first] += t1.Sub(t0)
+	p.t[1-first] += t2.Sub(t1)
+}
+
+// pairTimes adds up the pairers' times.
+type pairTimes struct {
+	mu sync.Mutex
+	t  [2]time.Duration
+}
+
+func (p *pairTimes) add(t [2]time.Duration) {
+	p.mu.Lock()
+	p.t[0] += t[0]
+	p.t[1] += t[1]
+	p.mu.Unlock()
+}
+
+func (p *pairTimes) get() (bare, impl time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.t[0], p.t[1]
+}
+
 // TestCostStacks runs every case of BenchmarkCost a few times, serially and
 // from several goroutines, so that -short catches a broken setup quickly.
 func TestCostStacks(t *testing.T) {
@@ -156,4 +277,27 @@ func TestStubQuotaNeverBinds(t *testing.T) {
 	for range 10_000 {
 		get(t, rt, req)
 	}
+}
+
+// sleeper is a base that takes d of the bubble's fake time per request.
+type sleeper struct{ d time.Duration }
+
+func (s sleeper) RoundTrip(req *http.Request) (*http.Response, error) {
+	time.Sleep(s.d)
+	return NewMinStub().RoundTrip(req)
+}
+
+// TestPairerTimesEachSide checks that BenchmarkPaired charges each side with
+// its own time, whichever goes first.
+func TestPairerTimesEachSide(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		req := newGet(t, "http://api.example/v1/items")
+		p := pairer{bare: sleeper{time.Microsecond}, rt: sleeper{3 * time.Microsecond}, req0: req, req1: req}
+		for range 3 {
+			p.run(t, 10)
+		}
+		if want := [2]time.Duration{30 * time.Microsecond, 90 * time.Microsecond}; p.t != want {
+			t.Errorf("after 3 runs of 10 requests: times (bare, stack) = %v, want %v", p.t, want)
+		}
+	})
 }

@@ -59,12 +59,18 @@ if ! skip cost; then
 	echo "## Cost per request"
 	echo
 	echo "go test -bench Cost -benchmem -cpu $CPU, -benchtime $BENCHTIME (stub) and $LOOPBACK_BENCHTIME (loopback),"
-	echo "$COUNT interleaved passes of -count 1 (every stack runs within seconds of the bare transport in each pass)"
+	echo "$COUNT interleaved passes of -count 1 (every stack runs within seconds of the bare transport in each pass);"
+	echo "go test -bench Paired in each pass (stub and loopback): each stack alternating with the bare transport every 64 requests"
 	: >"$OUT/cost.txt"
 	for i in $(seq "$COUNT"); do
 		echo "pass $i/$COUNT" >&2
 		for base in stub:$BENCHTIME stub-min:$BENCHTIME loopback:$LOOPBACK_BENCHTIME; do
 			"$OUT/bench.test" -test.run '^$' -test.bench "^BenchmarkCost\$/^base=${base%%:*}\$" -test.benchmem \
+				-test.cpu "$CPU" -test.benchtime "${base#*:}" -test.count 1 >>"$OUT/cost.txt"
+		done
+		# The same ratios with each stack interleaved with the bare base.
+		for base in stub:$BENCHTIME loopback:$LOOPBACK_BENCHTIME; do
+			"$OUT/bench.test" -test.run '^$' -test.bench "^BenchmarkPaired\$/^base=${base%%:*}\$" \
 				-test.cpu "$CPU" -test.benchtime "${base#*:}" -test.count 1 >>"$OUT/cost.txt"
 		done
 	done

@@ -8,6 +8,11 @@
 // the bare base for each mode and GOMAXPROCS, then B/op and allocs/op. Names
 // must have the form Benchmark…/base=B/mode=M/impl=I[-cpu].
 //
+// Lines of BenchmarkPaired, which alternates between the bare base and a stack
+// every few dozen requests, give their ratio in the unit x-bare: benchtab
+// tabulates it as the paired ratio and checks the targets on it too. The
+// other units of those lines describe a pair, and are left out.
+//
 // benchstat gives the confidence intervals; benchtab gives the ratios, which
 // are what survives a noisy, shared machine.
 package main
@@ -129,6 +134,7 @@ func parse(r io.Reader) (*set, error) {
 		if !ok {
 			continue
 		}
+		paired := strings.HasPrefix(f[0], "BenchmarkPaired/")
 		if _, err := strconv.Atoi(f[1]); err != nil {
 			continue // not a result line
 		}
@@ -137,6 +143,9 @@ func parse(r io.Reader) (*set, error) {
 			s.note(k)
 		}
 		for i := 2; i+1 < len(f); i += 2 {
+			if paired && f[i+1] != pairedUnit {
+				continue
+			}
 			v, err := strconv.ParseFloat(f[i], 64)
 			if err != nil {
 				return nil, fmt.Errorf("bad value %q in %q", f[i], sc.Text())
@@ -231,6 +240,13 @@ var timeUnits = []struct{ unit, what string }{
 	{"cpu-ns/op", "process CPU time per request (all threads)"},
 }
 
+// pairedUnit is the unit in which BenchmarkPaired reports a stack's ratio to
+// the bare base measured with the two interleaved.
+const pairedUnit = "x-bare"
+
+// ratioUnits are the units in which the ratio targets are checked.
+var ratioUnits = []string{"ns/op", "cpu-ns/op", pairedUnit}
+
 func (s *set) write(w io.Writer, t targets) {
 	for _, base := range s.bases {
 		for _, u := range timeUnits {
@@ -239,7 +255,12 @@ func (s *set) write(w io.Writer, t targets) {
 			}
 			s.writeTable(w, t, base, u.unit, u.what)
 		}
-		s.writeAllocs(w, t, base)
+		if s.has(base, pairedUnit) {
+			s.writePaired(w, t, base)
+		}
+		if s.has(base, "allocs/op") {
+			s.writeAllocs(w, t, base)
+		}
 	}
 	s.writeCalibration(w, t)
 	s.checkTargets(w, t)
@@ -315,6 +336,52 @@ func (s *set) writeTable(w io.Writer, t targets, base, unit, what string) {
 	}
 }
 
+// writePaired prints the ratios BenchmarkPaired measured.
+func (s *set) writePaired(w io.Writer, t targets, base string) {
+	fmt.Fprintf(w, "\n### base=%s: paired ratio to %s, the two alternating every few dozen requests (median of passes)\n\n", base, t.bare)
+	fmt.Fprint(w, "| impl |")
+	for _, c := range s.cells {
+		fmt.Fprintf(w, " %s -cpu %d |", c.mode, c.cpu)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range s.cells {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	for _, impl := range s.impls {
+		if !s.hasImpl(base, impl, pairedUnit) {
+			continue
+		}
+		fmt.Fprintf(w, "| %s |", impl)
+		for _, c := range s.cells {
+			if r, ok := s.median(key{base, c.mode, impl, c.cpu}, pairedUnit); ok {
+				fmt.Fprintf(w, " %.2f× |", r)
+			} else {
+				fmt.Fprint(w, " - |")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func (s *set) hasImpl(base, impl, unit string) bool {
+	for k, m := range s.samples {
+		if k.base == base && k.impl == impl && len(m[unit]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// toBare is k's ratio to the bare transport in unit: for the paired unit, the
+// median of the ratios measured; for the others, see ratio.
+func (s *set) toBare(k key, bare, unit string) (float64, bool) {
+	if unit == pairedUnit {
+		return s.median(k, unit)
+	}
+	return s.ratio(k, bare, unit)
+}
+
 // writeAllocs prints B/op and allocs/op. They hardly depend on the mode or
 // GOMAXPROCS: the table shows the serial -cpu 1 cell, or the first there is.
 func (s *set) writeAllocs(w io.Writer, t targets, base string) {
@@ -384,20 +451,20 @@ func fmtNs(ns float64) string {
 // case.
 func (s *set) checkTargets(w io.Writer, t targets) {
 	fmt.Fprintf(w, "\n### Targets for %s\n\n", t.impl)
-	for _, u := range timeUnits {
+	for _, unit := range ratioUnits {
 		for _, base := range s.bases {
 			limit, ok := t.ratioMax[base]
-			if !ok || !s.has(base, u.unit) {
+			if !ok || !s.has(base, unit) {
 				continue
 			}
 			worst, where := 0.0, ""
 			for _, c := range s.cells {
-				r, ok := s.ratio(key{base, c.mode, t.impl, c.cpu}, t.bare, u.unit)
+				r, ok := s.toBare(key{base, c.mode, t.impl, c.cpu}, t.bare, unit)
 				if ok && r > worst {
 					worst, where = r, fmt.Sprintf("%s -cpu %d", c.mode, c.cpu)
 				}
 			}
-			fmt.Fprintf(w, "- %s at most %.2f× %s on %s: %s (worst %.2f×, %s)\n", u.unit, limit, t.bare, base, verdict(worst <= limit), worst, where)
+			fmt.Fprintf(w, "- %s at most %.2f× %s on %s: %s (worst %.2f×, %s)\n", unit, limit, t.bare, base, verdict(worst <= limit), worst, where)
 		}
 	}
 	worst, where := -1e9, ""
@@ -410,8 +477,10 @@ func (s *set) checkTargets(w io.Writer, t targets) {
 			}
 		}
 	}
-	fmt.Fprintf(w, "- at most %.0f allocs/op above %s: %s (worst %+.0f, %s)\n", t.allocsMax, t.bare, verdict(worst <= t.allocsMax), worst, where)
-	for _, u := range timeUnits {
+	if where != "" {
+		fmt.Fprintf(w, "- at most %.0f allocs/op above %s: %s (worst %+.0f, %s)\n", t.allocsMax, t.bare, verdict(worst <= t.allocsMax), worst, where)
+	}
+	for _, unit := range ratioUnits {
 		for _, peer := range t.comparable {
 			if !slices.Contains(s.impls, peer) {
 				continue
@@ -420,7 +489,7 @@ func (s *set) checkTargets(w io.Writer, t targets) {
 				n, lost := 0, 0
 				worst, where := 0.0, ""
 				for _, c := range s.cells {
-					r, ok := s.ratio(key{base, c.mode, t.impl, c.cpu}, peer, u.unit)
+					r, ok := s.ratio(key{base, c.mode, t.impl, c.cpu}, peer, unit)
 					if !ok {
 						continue
 					}
@@ -436,7 +505,7 @@ func (s *set) checkTargets(w io.Writer, t targets) {
 					continue
 				}
 				fmt.Fprintf(w, "- %s cheaper than %s on %s: %s, in %d of %d configurations (%s/%s at worst %.2f×, %s)\n",
-					u.unit, peer, base, verdict(lost == 0), n-lost, n, t.impl, peer, worst, where)
+					unit, peer, base, verdict(lost == 0), n-lost, n, t.impl, peer, worst, where)
 			}
 		}
 	}

@@ -18,6 +18,12 @@ BenchmarkCost/base=stub/mode=parallel/impl=failsafe-8 	 100	        90.0 ns/op	 
 BenchmarkCost/base=stub/mode=parallel/impl=bare-8     	 100	       500.0 ns/op	        40.0 cpu-ns/op	     176 B/op	       2 allocs/op
 BenchmarkCost/base=stub/mode=parallel/impl=ratehttp-8 	 100	      1000.0 ns/op	        60.0 cpu-ns/op	     184 B/op	       3 allocs/op
 BenchmarkCost/base=stub/mode=parallel/impl=failsafe-8 	 100	       900.0 ns/op	        80.0 cpu-ns/op	     900 B/op	      21 allocs/op
+BenchmarkPaired/base=stub/mode=serial/impl=ratehttp   	 100	       300.0 ns/op	       100.0 bare-ns/op	       160.0 impl-ns/op	         1.60 x-bare	     400 B/op	       9 allocs/op
+BenchmarkPaired/base=stub/mode=serial/impl=ratehttp   	 100	       300.0 ns/op	       100.0 bare-ns/op	       150.0 impl-ns/op	         1.50 x-bare	     400 B/op	       9 allocs/op
+BenchmarkPaired/base=stub/mode=serial/impl=ratehttp   	 100	       300.0 ns/op	       100.0 bare-ns/op	       190.0 impl-ns/op	         1.90 x-bare	     400 B/op	       9 allocs/op
+BenchmarkPaired/base=stub/mode=serial/impl=failsafe   	 100	       300.0 ns/op	       100.0 bare-ns/op	       200.0 impl-ns/op	         2.00 x-bare	     400 B/op	       9 allocs/op
+BenchmarkPaired/base=stub/mode=serial/impl=failsafe   	 100	       300.0 ns/op	       100.0 bare-ns/op	       200.0 impl-ns/op	         2.00 x-bare	     400 B/op	       9 allocs/op
+BenchmarkPaired/base=stub/mode=serial/impl=failsafe   	 100	       300.0 ns/op	       100.0 bare-ns/op	       100.0 impl-ns/op	         1.00 x-bare	     400 B/op	       9 allocs/op
 PASS
 `
 
@@ -49,6 +55,13 @@ func TestWrite(t *testing.T) {
 		// Calibration: serial -cpu 1, failsafe 300 over bare's median 110.
 		"| failsafe | 2.54× | 2.73× |",
 		"| absent | 1.50× | - |",
+		// BenchmarkPaired: its x-bare alone is read, so the lines above
+		// keep their medians (ratehttp's ns/op and allocs/op).
+		"| ratehttp | 1.60× | - |",
+		"| failsafe | 2.00× | - |",
+		"- x-bare at most 1.70× bare on stub: MET (worst 1.60×, serial -cpu 1)",
+		// Per pass: 0.8, 0.75, 1.9.
+		"- x-bare cheaper than failsafe on stub: MET, in 1 of 1 configurations (ratehttp/failsafe at worst 0.80×, serial -cpu 1)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("write() output lacks %q:\n%s", want, out)

@@ -267,7 +267,7 @@ func (s *set) write(w io.Writer, t targets) {
 }
 
 // writeCalibration compares, for every base, the peers' serial -cpu 1 wall
-// time ratios with the reference ratios: a base whose ratios match them is
+// time ratios (separate and paired) with the reference ratios: a base whose ratios match them is
 // the kind of base the targets were set against.
 func (s *set) writeCalibration(w io.Writer, t targets) {
 	if len(t.reference) == 0 {
@@ -278,19 +278,33 @@ func (s *set) writeCalibration(w io.Writer, t targets) {
 		return
 	}
 	fmt.Fprintf(w, "\n### Calibration: peers' ns/op ratios to %s, serial -cpu 1, against the reference\n\n", t.bare)
-	fmt.Fprint(w, "| impl | reference |")
+	// A column per base and unit measured: ns/op, then the paired ratio.
+	type column struct{ base, unit string }
+	var cols []column
 	for _, base := range s.bases {
-		fmt.Fprintf(w, " base=%s |", base)
+		for _, unit := range []string{"ns/op", pairedUnit} {
+			if s.has(base, unit) {
+				cols = append(cols, column{base, unit})
+			}
+		}
+	}
+	fmt.Fprint(w, "| impl | reference |")
+	for _, col := range cols {
+		if col.unit == pairedUnit {
+			fmt.Fprintf(w, " base=%s, paired |", col.base)
+		} else {
+			fmt.Fprintf(w, " base=%s |", col.base)
+		}
 	}
 	fmt.Fprint(w, "\n|---|---:|")
-	for range s.bases {
+	for range cols {
 		fmt.Fprint(w, "---:|")
 	}
 	fmt.Fprintln(w)
 	for _, ref := range t.reference {
 		fmt.Fprintf(w, "| %s | %.2f× |", ref.impl, ref.ratio)
-		for _, base := range s.bases {
-			if r, ok := s.ratio(key{base, c.mode, ref.impl, c.cpu}, t.bare, "ns/op"); ok {
+		for _, col := range cols {
+			if r, ok := s.toBare(key{col.base, c.mode, ref.impl, c.cpu}, t.bare, col.unit); ok {
 				fmt.Fprintf(w, " %.2f× |", r)
 			} else {
 				fmt.Fprint(w, " - |")

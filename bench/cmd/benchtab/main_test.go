@@ -52,9 +52,11 @@ func TestWrite(t *testing.T) {
 		"- at most 6 allocs/op above bare: MET (worst +1,",
 		"- ns/op cheaper than failsafe on stub: MISSED, in 1 of 2 configurations (ratehttp/failsafe at worst 1.11×, parallel -cpu 8)",
 		"- cpu-ns/op cheaper than failsafe on stub: MET, in 1 of 1 configurations (ratehttp/failsafe at worst 0.75×, parallel -cpu 8)",
-		// Calibration: serial -cpu 1, failsafe 300 over bare's median 110.
-		"| failsafe | 2.54× | 2.73× |",
-		"| absent | 1.50× | - |",
+		// Calibration: serial -cpu 1, failsafe 300 over bare's median 110;
+		// paired, the median of 2.0, 2.0 and 1.0.
+		"| impl | reference | base=stub | base=stub, paired |",
+		"| failsafe | 2.54× | 2.73× | 2.00× |",
+		"| absent | 1.50× | - | - |",
 		// BenchmarkPaired: its x-bare alone is read, so the lines above
 		// keep their medians (ratehttp's ns/op and allocs/op).
 		"| ratehttp | 1.60× | - |",
@@ -67,7 +69,7 @@ func TestWrite(t *testing.T) {
 			t.Errorf("write() output lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(strings.ReplaceAll(out, "| absent | 1.50× | - |", ""), "absent") {
+	if strings.Contains(strings.ReplaceAll(out, "| absent | 1.50× | - | - |", ""), "absent") {
 		t.Errorf("write() reports a peer with no samples:\n%s", out)
 	}
 }

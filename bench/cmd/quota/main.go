@@ -26,7 +26,7 @@ func main() {
 	p := params{}
 	flag.IntVar(&p.limit, "limit", 50, "requests per window")
 	flag.DurationVar(&p.window, "window", time.Second, "window length")
-	flag.IntVar(&p.windows, "windows", 6, "windows per run, counting the first, partial and unmeasured one")
+	flag.IntVar(&p.windows, "windows", 6, "windows per run, counting the first, partial and unmeasured one (the load runs half a window longer)")
 	flag.Float64Var(&p.phase, "phase", 0.37, "fraction of a window between a boundary and the start of the load")
 	flag.Float64Var(&p.consume, "consume", 0.30, "share of each window the background consumer takes")
 	workersFlag := flag.String("workers", "16,64", "comma-separated worker counts")

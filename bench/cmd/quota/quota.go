@@ -165,7 +165,8 @@ func (r result) attemptsPerSuccess() float64 {
 }
 
 // run drives unlimited demand from workers goroutines, split between the
-// scenario's clients, against a fresh loopback server, for p.windows windows.
+// scenario's clients, against a fresh loopback server, for p.windows windows
+// and half a window.
 // The load starts p.phase into a window so that no limiter starts in phase
 // with the server by chance; that first, partial window is not measured.
 func run(ctx context.Context, sc scenario, k kind, workers int, p params) (result, error) {
@@ -184,7 +185,10 @@ func run(ctx context.Context, sc scenario, k kind, workers int, p params) (resul
 	}
 	first := alignDown(start, p.window, offset).Add(p.window)
 	boundary := func(k int) time.Time { return first.Add(time.Duration(k-1) * p.window) }
-	end := boundary(p.windows)
+	// The load runs half a window past the last measured one. Ending at a
+	// boundary would cut off the requests that limiters send as a window
+	// opens: the server would count them, and their callers not.
+	end := boundary(p.windows).Add(p.window / 2)
 	runLen := end.Sub(start)
 
 	if !sleepUntil(ctx, start) {

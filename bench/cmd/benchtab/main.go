@@ -325,15 +325,7 @@ func (s *set) has(base, unit string) bool {
 
 func (s *set) writeTable(w io.Writer, t targets, base, unit, what string) {
 	fmt.Fprintf(w, "\n### base=%s: %s, %s (×%s: median of per-pass ratios)\n\n", base, unit, what, t.bare)
-	fmt.Fprint(w, "| impl |")
-	for _, c := range s.cells {
-		fmt.Fprintf(w, " %s -cpu %d |", c.mode, c.cpu)
-	}
-	fmt.Fprint(w, "\n|---|")
-	for range s.cells {
-		fmt.Fprint(w, "---:|")
-	}
-	fmt.Fprintln(w)
+	s.writeCellsHeader(w)
 	for _, impl := range s.impls {
 		fmt.Fprintf(w, "| %s |", impl)
 		for _, c := range s.cells {
@@ -350,9 +342,8 @@ func (s *set) writeTable(w io.Writer, t targets, base, unit, what string) {
 	}
 }
 
-// writePaired prints the ratios BenchmarkPaired measured.
-func (s *set) writePaired(w io.Writer, t targets, base string) {
-	fmt.Fprintf(w, "\n### base=%s: paired ratio to %s, the two alternating every few dozen requests (median of passes)\n\n", base, t.bare)
+// writeCellsHeader prints the header of a table with a column per cell.
+func (s *set) writeCellsHeader(w io.Writer) {
 	fmt.Fprint(w, "| impl |")
 	for _, c := range s.cells {
 		fmt.Fprintf(w, " %s -cpu %d |", c.mode, c.cpu)
@@ -362,6 +353,12 @@ func (s *set) writePaired(w io.Writer, t targets, base string) {
 		fmt.Fprint(w, "---:|")
 	}
 	fmt.Fprintln(w)
+}
+
+// writePaired prints the ratios BenchmarkPaired measured.
+func (s *set) writePaired(w io.Writer, t targets, base string) {
+	fmt.Fprintf(w, "\n### base=%s: paired ratio to %s, the two alternating every few dozen requests (median of passes)\n\n", base, t.bare)
+	s.writeCellsHeader(w)
 	for _, impl := range s.impls {
 		if !s.hasImpl(base, impl, pairedUnit) {
 			continue

@@ -315,8 +315,13 @@ func (s *set) writeCalibration(w io.Writer, t targets) {
 }
 
 func (s *set) has(base, unit string) bool {
+	return s.hasImpl(base, "", unit)
+}
+
+// hasImpl reports whether impl (any, if empty) has samples of unit on base.
+func (s *set) hasImpl(base, impl, unit string) bool {
 	for k, m := range s.samples {
-		if k.base == base && len(m[unit]) > 0 {
+		if k.base == base && (impl == "" || k.impl == impl) && len(m[unit]) > 0 {
 			return true
 		}
 	}
@@ -373,15 +378,6 @@ func (s *set) writePaired(w io.Writer, t targets, base string) {
 		}
 		fmt.Fprintln(w)
 	}
-}
-
-func (s *set) hasImpl(base, impl, unit string) bool {
-	for k, m := range s.samples {
-		if k.base == base && k.impl == impl && len(m[unit]) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // toBare is k's ratio to the bare transport in unit: for the paired unit, the

@@ -61,8 +61,8 @@ const (
 var (
 	// Request durations include quota waits and retries; a single wait is
 	// bounded by the maximum wait (two minutes by default).
-	durationBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
-	waitBuckets     = []float64{.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 120, 300}
+	durationBuckets = newBuckets(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+	waitBuckets     = newBuckets(.001, .005, .01, .05, .1, .5, 1, 5, 10, 30, 60, 120, 300)
 )
 
 // Describe implements [prometheus.Collector]. It sends the descriptors of
@@ -108,6 +108,8 @@ func (t *Transport) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Unlock()
 	for _, h := range hosts {
 		h.collectCounts(ch)
+		h.durations.collect(ch, m.duration, h.host)
+		h.waits.collect(ch, m.wait, h.host)
 		gauge(ch, m.inFlight, float64(h.inFlight.Load()), h.host)
 	}
 
@@ -181,16 +183,18 @@ func tighter(a, b quotaSnapshot) bool {
 type metrics struct {
 	maxHosts, maxCodes int
 
-	retries   *prometheus.CounterVec   // host, reason
-	refused   *prometheus.CounterVec   // host, reason
-	anomalies *prometheus.CounterVec   // host, kind
-	apiErrors *prometheus.CounterVec   // host, error_code
-	duration  *prometheus.HistogramVec // host
-	wait      *prometheus.HistogramVec // host
+	retries   *prometheus.CounterVec // host, reason
+	refused   *prometheus.CounterVec // host, reason
+	anomalies *prometheus.CounterVec // host, kind
+	apiErrors *prometheus.CounterVec // host, error_code
 
 	// Counters kept in each hostMetrics' tables, exported at Collect time;
 	// variable labels: host, method, code.
 	requests, attempts *prometheus.Desc
+
+	// Histograms kept in each hostMetrics, exported at Collect time;
+	// variable label: host.
+	duration, wait *prometheus.Desc
 
 	// Gauges computed at Collect time; variable label: host.
 	inFlight, pace, limit, remaining, window, reset *prometheus.Desc
@@ -211,12 +215,7 @@ func newMetrics(cfg *config) *metrics {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: client}, labels)
 	}
-	histogram := func(name, help string, buckets []float64) *prometheus.HistogramVec {
-		return prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: name, Help: help, ConstLabels: client, Buckets: buckets,
-		}, []string{"host"})
-	}
-	gaugeDesc := func(name, help string) *prometheus.Desc {
+	hostDesc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, []string{"host"}, client)
 	}
 	m := &metrics{
@@ -240,16 +239,14 @@ func newMetrics(cfg *config) *metrics {
 		apiErrors: counter(metricAPIErrors,
 			"Error responses turned into APIError (WithAPIErrors), by vendor error code.",
 			"host", "error_code"),
-		duration: histogram(metricDuration,
-			"Time RoundTrip took, quota waits and retries included.", durationBuckets),
-		wait: histogram(metricWait,
-			"Time an attempt waited for its quota, for attempts that waited.", waitBuckets),
-		inFlight:  gaugeDesc(metricInFlight, "Requests in RoundTrip, waiting for their quota or sent."),
-		pace:      gaugeDesc(metricPace, "Rate at which requests are paced; 0 when they are not."),
-		limit:     gaugeDesc(metricLimit, "Requests per window, as the server last reported."),
-		remaining: gaugeDesc(metricRemaining, "Requests estimated to remain in the current window: the server's last count less the requests sent since."),
-		window:    gaugeDesc(metricWindow, "Length of the quota window, as the server last reported."),
-		reset:     gaugeDesc(metricReset, "Estimated time until the quota window resets."),
+		duration:  hostDesc(metricDuration, "Time RoundTrip took, quota waits and retries included."),
+		wait:      hostDesc(metricWait, "Time an attempt waited for its quota, for attempts that waited."),
+		inFlight:  hostDesc(metricInFlight, "Requests in RoundTrip, waiting for their quota or sent."),
+		pace:      hostDesc(metricPace, "Rate at which requests are paced; 0 when they are not."),
+		limit:     hostDesc(metricLimit, "Requests per window, as the server last reported."),
+		remaining: hostDesc(metricRemaining, "Requests estimated to remain in the current window: the server's last count less the requests sent since."),
+		window:    hostDesc(metricWindow, "Length of the quota window, as the server last reported."),
+		reset:     hostDesc(metricReset, "Estimated time until the quota window resets."),
 		codes:     make(map[string]struct{}),
 	}
 	m.hosts.Store(&map[string]*hostMetrics{})
@@ -257,12 +254,12 @@ func newMetrics(cfg *config) *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.retries, m.refused, m.anomalies, m.apiErrors, m.duration, m.wait}
+	return []prometheus.Collector{m.retries, m.refused, m.anomalies, m.apiErrors}
 }
 
 // descs returns the descriptors of the metrics Collect builds itself.
 func (m *metrics) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{m.requests, m.attempts, m.inFlight, m.pace, m.limit, m.remaining, m.window, m.reset}
+	return []*prometheus.Desc{m.requests, m.attempts, m.duration, m.wait, m.inFlight, m.pace, m.limit, m.remaining, m.window, m.reset}
 }
 
 // host returns the metrics of requests to host (a URL's Host). It is cheap
@@ -315,8 +312,8 @@ func (m *metrics) newHost(label string) *hostMetrics {
 	h := &hostMetrics{
 		m:         m,
 		host:      label,
-		durations: m.duration.WithLabelValues(label),
-		waits:     m.wait.WithLabelValues(label),
+		durations: newHistogram(durationBuckets),
+		waits:     newHistogram(waitBuckets),
 	}
 	m.all = append(m.all, h)
 	return h
@@ -344,14 +341,15 @@ type hostMetrics struct {
 	m    *metrics
 	host string // label value
 
-	inFlight atomic.Int64
+	inFlight  atomic.Int64
+	durations histogram
 
 	// A request that took exactly one attempt, the usual case, is counted
 	// once, in once; Collect adds it to both counters. Other requests
 	// (retried, or refused before any attempt) are counted in requests, and
 	// their attempts in attempts.
 	once, requests, attempts countTable
-	durations, waits         prometheus.Observer
+	waits                    histogram
 	retries                  [len(retryReasons)]lazyCounter
 	refusals                 [len(refusalReasons)]lazyCounter
 	anomalyCounts            [len(anomalyKinds)]lazyCounter
@@ -381,7 +379,7 @@ func (h *hostMetrics) request(method string, code int, err error, d time.Duratio
 		return
 	}
 	h.requests.add(methodIndex(method), codeIndex(code, err))
-	h.durations.Observe(d.Seconds())
+	h.durations.observe(d)
 }
 
 // single records a request that took exactly one attempt, with the time
@@ -391,7 +389,7 @@ func (h *hostMetrics) single(method string, code int, err error, d time.Duration
 		return
 	}
 	h.once.add(methodIndex(method), codeIndex(code, err))
-	h.durations.Observe(d.Seconds())
+	h.durations.observe(d)
 }
 
 // collectCounts sends the requests and attempts counters of h.
@@ -440,7 +438,7 @@ func (h *hostMetrics) wait(d time.Duration) {
 	if h == nil {
 		return
 	}
-	h.waits.Observe(d.Seconds())
+	h.waits.observe(d)
 }
 
 func (h *hostMetrics) refused(reason string) {

@@ -72,8 +72,8 @@ func gather(t *testing.T, c prometheus.Collector) []*dto.MetricFamily {
 	return mfs
 }
 
-// histogram returns the sample count and sum of the histogram name{host}.
-func histogram(t *testing.T, mfs []*dto.MetricFamily, name, host string) (uint64, float64) {
+// histogramValue returns the sample count and sum of the histogram name{host}.
+func histogramValue(t *testing.T, mfs []*dto.MetricFamily, name, host string) (uint64, float64) {
 	t.Helper()
 	for _, mf := range mfs {
 		if mf.GetName() != name {
@@ -137,7 +137,9 @@ func exercise(t *testing.T, tr *Transport) {
 		}
 		return respond(r, http.StatusOK, vendorHeader(100, 90, "minute"), ""), nil
 	})
-	for _, p := range []string{"/ok", "/flaky", "/error", "/nonsense", "/denied"} {
+	// Nonsense first: a settled quota does not read every answer, and the
+	// first is always read.
+	for _, p := range []string{"/nonsense", "/ok", "/flaky", "/error", "/denied"} {
 		do(t, tr, newReq(t, ctx, http.MethodGet, "http://api.test"+p))
 	}
 	do(t, tr, newReq(t, ctx, "PURGE", "http://api.test/ok"))
@@ -353,10 +355,10 @@ ratehttp_retries_total{client="default",host="api.test",reason="429"} 1
 		if waited < 15*time.Second {
 			t.Errorf("waited %v in all, want at least the 15s to the reset", waited)
 		}
-		if n, sum := histogram(t, mfs, metricWait, "api.test"); n != uint64(waits) || sum != waited.Seconds() {
+		if n, sum := histogramValue(t, mfs, metricWait, "api.test"); n != uint64(waits) || sum != waited.Seconds() {
 			t.Errorf("%s count, sum = %d, %v; want %d, %v", metricWait, n, sum, waits, waited.Seconds())
 		}
-		if n, sum := histogram(t, mfs, metricDuration, "api.test"); n != 7 || sum != took.Seconds() {
+		if n, sum := histogramValue(t, mfs, metricDuration, "api.test"); n != 7 || sum != took.Seconds() {
 			t.Errorf("%s count, sum = %d, %v; want 7, %v", metricDuration, n, sum, took.Seconds())
 		}
 		if took != waited+20*time.Second {

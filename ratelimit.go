@@ -75,19 +75,23 @@ const (
 // that rate.Limiter.SetLimit alone does not give: it does not reschedule
 // callers that are already waiting.
 //
-// A response that only confirms the model is folded in one time in foldEvery
-// (by its request's seq); the others are skipped without taking mu
-// (ticket.confirms: a routine request, answered within the window it was sent
-// in, with the same limit, window and reset and nothing odd, while no other
-// client has been seen taking from the quota). Skipping one leaves the budget
-// anchored on an older response less every request we sent since, which only
-// under-estimates it; the next response folded in carries the same news,
-// newer, and measures any fall our requests do not explain over the whole
-// stretch, so others are seen at most foldEvery-1 responses later. Once
-// others are seen, every response is folded in: their rate is estimated from
-// the responses, and an estimate updated less often under-subtracts them
-// (measured: 429s with four clients sharing a quota at 64 workers). inflight
-// is atomic for that path.
+// While the model is settled, one routine answer in foldEvery (by its
+// request's seq) is read and folded in; the others are not read at all, and
+// take no lock (ticket.quiet: a routine request, answered within the window
+// it was sent in, neither a 429 nor a 5xx; ticket.routine says when a model
+// is settled). Reading the headers is the largest part of what a request
+// costs the Transport. An unread answer leaves the budget anchored on an
+// older response less every request we sent since, which only
+// under-estimates it; the next answer read carries the same news, newer, and
+// measures any fall our requests do not explain over the whole stretch. So
+// news (a new limit, window or reset, another client taking from the quota)
+// is seen at most foldEvery-1 answers late, and an anomaly in an unread
+// answer is not counted. A read answer with an anomaly unsettles the model
+// (noisy) until one comes clean, so that headers that stay bad are counted
+// in every answer. Once others are seen, every response is folded in: their
+// rate is estimated from the responses, and an estimate updated less often
+// under-subtracts them (measured: 429s with four clients sharing a quota at
+// 64 workers). inflight is atomic for the unread path.
 //
 // The lane lets routine requests through without mu. While the model is
 // settled (see ticket.routine), its budget holds at least two lanes, and the
@@ -165,7 +169,8 @@ type quota struct {
 	lastSent    time.Time
 	lastOverlap int64
 	haveLast    bool
-	slotVotes   int // small rises seen: two make slotMode
+	slotVotes   int  // small rises seen: two make slotMode
+	noisy       bool // the newest response read had anomalies: read every one
 
 	// inflight counts the requests sent and not yet observed. It is atomic so
 	// that a skipped observation (see observe) needs no lock. waiting counts
@@ -199,8 +204,8 @@ func (q *quota) idle(now time.Time) (idle, seen bool) {
 	return idle, seen
 }
 
-// foldEvery is how often a response that only confirms the model is folded
-// into it: one in foldEvery, by seq (see the synchronization notes).
+// foldEvery is how often a routine answer is read and folded into the model:
+// one in foldEvery, by seq (see the synchronization notes).
 const foldEvery = 8
 
 // ticket identifies one request that took a slot.
@@ -213,9 +218,10 @@ type ticket struct {
 	// meaning, no probe, no fresh window to test, fixed windows (not slot
 	// mode, whose earning needs every response), and no other client seen
 	// taking from the quota (the budget then depends on our own requests
-	// alone, so an older anchor only under-estimates it). Its response may be
-	// skipped if it only confirms the model (see observe),
-	// which limit, window, dialect and resetAt describe as it was at take.
+	// alone, so an older anchor only under-estimates it), and no anomaly in
+	// the newest response read. Its response may go unread (see observe);
+	// the model as it was at take is in limit, window, dialect and resetAt,
+	// to tell whether a response read confirms it.
 	routine bool
 	dialect dialect
 	limit   int64
@@ -541,7 +547,7 @@ func (q *quota) takeRoutine(now time.Time) ticket {
 // ticket.routine). It requires q.mu held.
 func (q *quota) settled() bool {
 	return q.known && !q.probing && !q.winProbing && !q.expectFresh && !q.undecided() &&
-		!q.resetAt.IsZero() && q.otherRate == 0 && !q.slotMode
+		!q.resetAt.IsZero() && q.otherRate == 0 && !q.slotMode && !q.noisy
 }
 
 // routine marks t routine, with the model it confirms. It requires q.mu held.
@@ -549,15 +555,20 @@ func (q *quota) routine(t *ticket) {
 	t.routine, t.dialect, t.limit, t.window, t.resetAt = true, q.dialect, q.limit, q.window, q.resetAt
 }
 
-// confirms reports whether a response to the routine request behind t says
-// only what the model already holds: a reply within the same window, neither
-// a 429 nor a 5xx, with sensible headers that repeat the quota's limit,
-// window and reset.
+// quiet reports whether a response with status code, received at now, to the
+// request behind t may go unread (see observe): t is routine, and the reply
+// is neither a 429 nor a 5xx and came within the window t was sent in.
+func (t *ticket) quiet(code int, now time.Time) bool {
+	return t.routine && code < 500 && code != http.StatusTooManyRequests && now.Before(t.resetAt)
+}
+
+// confirms reports whether a response to the request behind t says only what
+// the model already holds: a quiet reply (see quiet) with sensible headers
+// that repeat the quota's limit, window and reset.
 func (t *ticket) confirms(code int, sig signal, now time.Time) bool {
-	return t.routine && code < 500 && code != http.StatusTooManyRequests &&
+	return t.quiet(code, now) &&
 		sig.anomalies == 0 && sig.dialect == t.dialect && sig.limit == t.limit &&
-		sig.window == t.window && (sig.reset.IsZero() || sig.reset.Equal(t.resetAt)) &&
-		now.Before(t.resetAt)
+		sig.window == t.window && (sig.reset.IsZero() || sig.reset.Equal(t.resetAt))
 }
 
 // pausedFor is how long the quota would hold a request sent now.
@@ -607,8 +618,8 @@ func (q *quota) emptyUntil(now time.Time) time.Time {
 }
 
 // observe updates the model from the outcome of the request behind t. It
-// returns the anomalies of the response's headers (none when there was no
-// response).
+// returns the anomalies of the response's headers: none when there was no
+// response, or when it went unread (see the synchronization notes).
 func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 	if resp == nil {
 		q.mu.Lock()
@@ -621,24 +632,24 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 		q.mu.Unlock()
 		return 0
 	}
+	if t.seq%foldEvery != 0 && t.quiet(resp.StatusCode, now) {
+		// A routine answer between two read ones: not read. The budget
+		// stays anchored on an older response, less every request sent
+		// since, which is conservative; the next response read brings
+		// the same news, newer.
+		q.inflight.Add(-1)
+		return 0
+	}
 	sig := parseSignal(resp.Header, resp.StatusCode, now)
 	throttled := resp.StatusCode == http.StatusTooManyRequests
-
 	confirms := t.confirms(resp.StatusCode, sig, now)
-	if confirms && t.seq%foldEvery != 0 {
-		// This response only confirms the model: skip it. The budget
-		// stays anchored on an older response, less every request sent
-		// since, which is conservative; the next response folded in
-		// brings the same news, newer.
-		q.inflight.Add(-1)
-		return sig.anomalies
-	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight.Add(-1)
 	first := !q.known
 	q.known = true
 	q.probing = false
+	q.noisy = sig.anomalies != 0
 	q.roll(now)
 
 	if sig.limit > 0 {

@@ -135,55 +135,114 @@ func settledQuota(t *testing.T) (*quota, *http.Request, http.Header) {
 	return tr.quotaFor(req, time.Now()), req, h
 }
 
-// TestConfirmingObservationsFoldedOneInEight: a response that only confirms
-// the model is folded in only when its request's seq is a multiple of
-// foldEvery; the others are skipped without taking the lock. A response with
-// news is folded in whatever its seq.
-func TestConfirmingObservationsFoldedOneInEight(t *testing.T) {
+// TestRoutineAnswersReadOneInEight: in a settled model an answer is read
+// only when its request's seq is a multiple of foldEvery; the others are not
+// read, so their news is not seen, and they take no lock. A 429, a 5xx and an
+// answer after the estimated reset are read whatever the seq.
+func TestRoutineAnswersReadOneInEight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, req, h := settledQuota(t)
 		ctx := context.Background()
+		news := http.Header{"X-Ratelimit": {"500"}, "X-Ratelimit-Used": {"400"}, "X-Ratelimit-Window": {"hour"}}
 		for range 2 * foldEvery {
 			tk, _, err := q.acquire(ctx, time.Now())
 			if err != nil || !tk.routine {
 				t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
 			}
-			skipped := tk.seq%foldEvery != 0
-			if skipped {
-				q.mu.Lock() // another goroutine holds the model: a skip must not wait
-			}
-			before := q.anchorSeq
-			q.observe(tk, respond(req, 200, h, ""), time.Now()) // would deadlock if a skip locked
-			if skipped {
-				if q.anchorSeq != before {
-					t.Errorf("seq %d: anchor moved from %d to %d, want the response skipped", tk.seq, before, q.anchorSeq)
+			if tk.seq%foldEvery != 0 {
+				q.mu.Lock() // another goroutine holds the model: an unread answer must not wait
+				before := q.anchorSeq
+				q.observe(tk, respond(req, 200, news, ""), time.Now()) // would deadlock if it locked
+				if q.anchorSeq != before || q.limit != 1000 {
+					t.Errorf("seq %d: anchor %d, limit %d after news; want %d, 1000 (unread)", tk.seq, q.anchorSeq, q.limit, before)
 				}
 				q.mu.Unlock()
-			} else if q.anchorSeq != tk.seq {
-				t.Errorf("seq %d: anchor = %d, want %d (folded in)", tk.seq, q.anchorSeq, tk.seq)
+			} else {
+				q.observe(tk, respond(req, 200, h, ""), time.Now())
+				if q.anchorSeq != tk.seq {
+					t.Errorf("seq %d: anchor = %d, want %d (read)", tk.seq, q.anchorSeq, tk.seq)
+				}
 			}
 			if n := q.inflight.Load(); n != 0 {
 				t.Errorf("seq %d: in flight after observe = %d, want 0", tk.seq, n)
 			}
 		}
 
-		// News (a new limit) is folded in at any seq.
-		tk, _, err := q.acquire(ctx, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tk.seq%foldEvery == 0 {
-			q.observe(tk, respond(req, 200, h, ""), time.Now())
-			if tk, _, err = q.acquire(ctx, time.Now()); err != nil {
-				t.Fatal(err)
+		// unread returns a routine ticket whose answer would go unread.
+		unread := func() ticket {
+			t.Helper()
+			for {
+				tk, _, err := q.acquire(ctx, time.Now())
+				if err != nil || !tk.routine {
+					t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
+				}
+				if tk.seq%foldEvery != 0 {
+					return tk
+				}
+				q.observe(tk, respond(req, 200, h, ""), time.Now())
 			}
 		}
-		news := http.Header{"X-Ratelimit": {"500"}, "X-Ratelimit-Used": {"400"}, "X-Ratelimit-Window": {"hour"}}
-		q.observe(tk, respond(req, 200, news, ""), time.Now())
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		if q.anchorSeq != tk.seq || q.limit != 500 {
-			t.Errorf("seq %d with a new limit: anchor %d, limit %d; want %d, 500", tk.seq, q.anchorSeq, q.limit, tk.seq)
+		tk := unread()
+		q.observe(tk, respond(req, 503, news, ""), time.Now())
+		if q.limit != 500 {
+			t.Errorf("limit after a 503 with a new limit at seq %d = %d, want 500 (read)", tk.seq, q.limit)
+		}
+		tk = unread()
+		q.observe(tk, respond(req, 429, http.Header{"Retry-After": {"1"}}, ""), time.Now())
+		if want := time.Now().Add(time.Second); !q.pauseUntil.Equal(want) {
+			t.Errorf("pause after a 429 at seq %d until %v, want %v (read)", tk.seq, q.pauseUntil, want)
+		}
+		time.Sleep(time.Second)
+		tk = unread()
+		time.Sleep(time.Until(tk.resetAt))
+		late := http.Header{"X-Ratelimit": {"700"}, "X-Ratelimit-Used": {"600"}, "X-Ratelimit-Window": {"hour"}}
+		q.observe(tk, respond(req, 200, late, ""), time.Now())
+		if q.limit != 700 {
+			t.Errorf("limit after an answer with a new limit at the estimated reset at seq %d = %d, want 700 (read)", tk.seq, q.limit)
+		}
+	})
+}
+
+// TestNoisyAnswersAllRead: a read answer with an anomaly makes every answer
+// read, until one comes clean.
+func TestNoisyAnswersAllRead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q, req, h := settledQuota(t)
+		ctx := context.Background()
+		odd := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {"many"}, "X-Ratelimit-Window": {"hour"}}
+		for { // to the next answer read
+			tk, _, err := q.acquire(ctx, time.Now())
+			if err != nil || !tk.routine {
+				t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
+			}
+			if tk.seq%foldEvery == 0 {
+				if q.observe(tk, respond(req, 200, odd, ""), time.Now()) == 0 {
+					t.Fatalf("answer read at seq %d with a bad count: no anomaly returned", tk.seq)
+				}
+				break
+			}
+			q.observe(tk, respond(req, 200, h, ""), time.Now())
+		}
+		anomalies := 0
+		for range 3 * foldEvery {
+			tk, _, err := q.acquire(ctx, time.Now())
+			if err != nil || tk.routine {
+				t.Fatalf("acquire after an anomaly = %+v, %v; want a ticket that is not routine", tk, err)
+			}
+			if q.observe(tk, respond(req, 200, odd, ""), time.Now()) != 0 {
+				anomalies++
+			}
+		}
+		if anomalies != 3*foldEvery {
+			t.Errorf("%d answers with a bad count, %d anomalies returned, want every one", 3*foldEvery, anomalies)
+		}
+		tk, _, err := q.acquire(ctx, time.Now())
+		if err != nil || tk.routine {
+			t.Fatalf("acquire = %+v, %v; want a ticket that is not routine", tk, err)
+		}
+		q.observe(tk, respond(req, 200, h, ""), time.Now())
+		if tk, _, err = q.acquire(ctx, time.Now()); err != nil || !tk.routine {
+			t.Errorf("acquire after a clean answer = %+v, %v; want routine again", tk, err)
 		}
 	})
 }
@@ -223,17 +282,30 @@ func TestLane(t *testing.T) {
 			q.observe(tk, nil, time.Now())
 		}
 
-		// A response with news, even news the model ignores (an absurd
-		// window), closes the lane: what its tickets carry may be stale.
+		// A response read with news, even news the model ignores (an
+		// absurd window), closes the lane: what its tickets carry may be
+		// stale.
 		tk, _, err = q.acquire(ctx, time.Now()) // the lane is spent: opens a new one
 		if err != nil || q.lane.Load() == nil {
 			t.Fatalf("acquire after the lane ran out: %v, lane %v; want a new lane", err, q.lane.Load())
+		}
+		for tk.seq%foldEvery != 0 { // to an answer read
+			q.observe(tk, respond(req, 200, h, ""), time.Now())
+			if tk, _, err = q.acquire(ctx, time.Now()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		odd := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {"900"}, "X-Ratelimit-Window": {"fortnight"}}
 		q.observe(tk, respond(req, 200, odd, ""), time.Now())
 		if q.lane.Load() != nil {
 			t.Errorf("lane open after a response with an absurd window, want closed")
 		}
+		// It stays closed until an answer comes clean.
+		tk, _, err = q.acquire(ctx, time.Now())
+		if err != nil || q.lane.Load() != nil {
+			t.Fatalf("acquire after an anomaly: %v, lane %v; want no lane", err, q.lane.Load())
+		}
+		q.observe(tk, respond(req, 200, h, ""), time.Now())
 
 		// A 429 closes the lane.
 		tk, _, err = q.acquire(ctx, time.Now()) // opens a new lane

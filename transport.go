@@ -6,13 +6,21 @@
 //
 // Every request belongs to a quota key (by default the URL's scheme and host;
 // see [WithKeyFunc]). For each key the [Transport] keeps a model of the
-// server's quota, learned from the headers of every response: the vendor's
+// server's quota, learned from the headers of its responses: the vendor's
 // X-ratelimit, X-ratelimit-used and X-ratelimit-window, the IETF RateLimit
 // fields (current and older drafts), GitHub's X-RateLimit-* and Retry-After.
 // It paces requests with a [golang.org/x/time/rate] limiter at the server's
 // rate, keeps its own budget of what remains in the window (counting requests
 // still in flight), and when the budget is spent waits for the window's
 // estimated reset. Light load is never delayed.
+//
+// Every response is read while the model is being learned. Once it is
+// settled (the quota, its window and the meaning of the headers known, no
+// other client seen taking from the quota, no anomaly in the newest response
+// read), one successful or 4xx answer in eight is read and the others are
+// not: they only cost an atomic decrement. News such as a new limit then
+// shows at most seven answers late; 429s, 5xx and answers that come after
+// the window's estimated reset are always read.
 //
 // Quotas are created on first use and forgotten when they have been idle for
 // a while (nothing in flight or waiting, no pause, their window over), once a
@@ -22,6 +30,8 @@
 //
 // Headers that make no sense (negative, non-numeric, remaining over the
 // limit, absurd windows) are ignored and counted; the last good state is kept.
+// In a settled model, an anomaly in an unread answer goes uncounted; one
+// read makes every answer read until one comes clean.
 //
 // # Waiting and errors
 //

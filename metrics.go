@@ -234,7 +234,7 @@ func newMetrics(cfg *config) *metrics {
 			"Requests refused locally with ErrRateLimited because the quota wait would pass the context deadline (deadline) or the maximum wait (max_wait).",
 			"host", "reason"),
 		anomalies: counter(metricAnomalies,
-			"Rate-limit response headers ignored as nonsense, by kind.",
+			"Rate-limit response headers ignored as nonsense, in the responses read (a settled quota reads one routine answer in eight), by kind.",
 			"host", "kind"),
 		apiErrors: counter(metricAPIErrors,
 			"Error responses turned into APIError (WithAPIErrors), by vendor error code.",

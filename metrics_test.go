@@ -187,7 +187,7 @@ func TestMetricsExercise(t *testing.T) {
 # HELP ratehttp_api_errors_total Error responses turned into APIError (WithAPIErrors), by vendor error code.
 # TYPE ratehttp_api_errors_total counter
 ratehttp_api_errors_total{client="default",error_code="APIGW.0302",host="api.test"} 1
-# HELP ratehttp_header_anomalies_total Rate-limit response headers ignored as nonsense, by kind.
+# HELP ratehttp_header_anomalies_total Rate-limit response headers ignored as nonsense, in the responses read (a settled quota reads one routine answer in eight), by kind.
 # TYPE ratehttp_header_anomalies_total counter
 ratehttp_header_anomalies_total{client="default",host="api.test",kind="count"} 1
 ratehttp_header_anomalies_total{client="default",host="api.test",kind="limit"} 1

@@ -4,7 +4,7 @@
 #      benchtab as ratios to the bare transport of the same run),
 #   2. quota behaviour (cmd/quota, real time, loopback),
 #   3. memory of a retried 64 MiB upload (cmd/memory).
-# It takes about 13 minutes on 2 cores. Raw outputs are kept in $OUT
+# It takes 13–14 minutes on 2 cores. Raw outputs are kept in $OUT
 # (default: a new temporary directory, printed at the end).
 #
 # Settings (environment): COUNT (6) passes over the benchmarks, CPU (1,2,8),

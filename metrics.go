@@ -341,15 +341,14 @@ type hostMetrics struct {
 	m    *metrics
 	host string // label value
 
-	inFlight  atomic.Int64
-	durations histogram
+	inFlight atomic.Int64
 
 	// A request that took exactly one attempt, the usual case, is counted
 	// once, in once; Collect adds it to both counters. Other requests
 	// (retried, or refused before any attempt) are counted in requests, and
 	// their attempts in attempts.
 	once, requests, attempts countTable
-	waits                    histogram
+	durations, waits         histogram
 	retries                  [len(retryReasons)]lazyCounter
 	refusals                 [len(refusalReasons)]lazyCounter
 	anomalyCounts            [len(anomalyKinds)]lazyCounter

@@ -99,13 +99,13 @@ const (
 // laneSize), a request that takes mu draws them at once and opens a lane with
 // the rest: the next requests take one each with an atomic decrement, and
 // their seq with an atomic increment (seq is atomic for that; under mu it is
-// read, never reset). The
-// lane's tokens were available when drawn, and the budget left when it opened
-// covers them, so the lane spends nothing the locked path would have refused.
-// It closes (closeLane) when its tokens run out, at the estimated reset its
-// tickets carry, and whenever the model changes under mu in a way that could refuse
-// or delay a request: renew (a pause, a new pace), roll, and a response
-// folded in that carries news or leaves the budget short. A request
+// read, never reset). The lane's tokens were available when drawn, and the
+// budget left when it opened covers them, so the lane spends nothing the
+// locked path would have refused. It closes (closeLane) when its tokens run
+// out, at the estimated reset its tickets carry, and whenever the model
+// changes under mu in a way that could refuse or delay a request: renew (a
+// pause, a new pace), roll, and a response read that carries news or leaves
+// the budget short. A request
 // that loaded the lane just before it closed may still take from it; its seq
 // lands a moment after the locked path's reading, as if it had been sent just
 // before the change, which mu alone allows too. A burst can exceed the

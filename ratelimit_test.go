@@ -345,8 +345,8 @@ func TestLane(t *testing.T) {
 	})
 }
 
-// TestConfirms lists what makes a response news that must be folded in,
-// whatever its request's seq.
+// TestConfirms lists what makes a response read news: the model takes it in
+// and closes the lane, whose tickets may carry what it changed.
 func TestConfirms(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, _, _ := settledQuota(t)
@@ -425,8 +425,8 @@ func TestNoSkipOnceOthersSeen(t *testing.T) {
 			h := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {strconv.Itoa(remaining)}, "X-Ratelimit-Window": {"hour"}}
 			return respond(r, 200, h, ""), nil
 		}))
-		// A confirming response may be skipped: others show at the
-		// latest in the response folded in after foldEvery of ours.
+		// An answer may go unread: others show at the latest in the
+		// answer read after foldEvery of ours.
 		for range foldEvery + 2 {
 			time.Sleep(time.Second)
 			resp, err := get(t, context.Background(), tr)

@@ -17,8 +17,8 @@
 // Every response is read while the model is being learned. Once it is
 // settled (the quota, its window and the meaning of the headers known, no
 // other client seen taking from the quota, no anomaly in the newest response
-// read), one successful or 4xx answer in eight is read and the others are
-// not: they only cost an atomic decrement. News such as a new limit then
+// read), one answer in eight that is neither a 429 nor a 5xx is read and the
+// others are not: they only cost an atomic decrement. News such as a new limit then
 // shows at most seven answers late; 429s, 5xx and answers that come after
 // the window's estimated reset are always read.
 //

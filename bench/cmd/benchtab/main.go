@@ -267,8 +267,8 @@ func (s *set) write(w io.Writer, t targets) {
 }
 
 // writeCalibration compares, for every base, the peers' serial -cpu 1 wall
-// time ratios (separate and paired) with the reference ratios: a base whose ratios match them is
-// the kind of base the targets were set against.
+// time ratios (separate and paired) with the reference ratios: a base whose
+// ratios match them is the kind of base the targets were set against.
 func (s *set) writeCalibration(w io.Writer, t targets) {
 	if len(t.reference) == 0 {
 		return

@@ -67,13 +67,23 @@ const (
 // and a Retry-After pauses it for that long, capped by the maximum wait.
 //
 // Pacing uses a rate.Limiter at limit/window. Waiting is done here, not with
-// rate.Limiter.Wait: a waiter holds a reservation and sleeps on a timer, the
-// request's context, and changed. When the model changes in a way that
-// invalidates the waiters' slots (first response, a pause, a new rate), the
-// limiter is replaced and changed is closed, so every waiter drops its
-// reservation and queues again on the new limiter at once. This is the gate
-// that rate.Limiter.SetLimit alone does not give: it does not reschedule
-// callers that are already waiting.
+// rate.Limiter.Wait. Requests that must wait form a queue in arrival order
+// (head, tail), and only its head paces itself: it holds a reservation and
+// sleeps on a timer, the request's context, and changed; the others sleep
+// until their turn comes (waiter.turn, closed when the one ahead leaves) or
+// their context ends. While the queue is not empty, a newcomer joins its tail
+// instead of drawing from the limiter, and no lane opens. When the model
+// changes in a way that invalidates the head's slot (first response, a pause,
+// a new rate), the limiter is replaced and changed is closed, so the head
+// drops its reservation and queues again on the new limiter at once. This is
+// the gate that rate.Limiter.SetLimit alone does not give: it does not
+// reschedule callers that are already waiting. The queue keeps the order
+// across such changes, pauses and window resets; before it, every waiter
+// woke at once and they went in the order they took mu, so with more waiters
+// than a window's quota one could miss several windows running. A newcomer
+// is refused at once only when the least the queue ahead costs it (queueWait)
+// passes its deadline or the maximum wait; the head is refused when its own
+// wait does.
 //
 // While the model is settled, one routine answer in foldEvery (by its
 // request's seq) is read and folded in; the others are not read at all, and
@@ -177,6 +187,11 @@ type quota struct {
 	// the requests asleep in acquire.
 	inflight atomic.Int64
 	waiting  atomic.Int64
+
+	// The requests waiting in acquire, in arrival order (see the
+	// synchronization notes); queued counts them.
+	head, tail *waiter
+	queued     int
 
 	// For Transport.sweep: seq at the previous sweep, if swept.
 	swept    bool
@@ -322,27 +337,61 @@ func (q *quota) roll(now time.Time) {
 }
 
 // acquire waits until the request may be sent and returns its ticket. It
-// returns at once, without waiting, a *RateLimitError when the wait would pass
-// ctx's deadline or the maximum wait, and ctx's error when ctx ends first.
+// returns at once, without waiting, a *RateLimitError when the wait it can
+// foresee would pass ctx's deadline or the maximum wait, and ctx's error when
+// ctx ends first. Requests that wait go in arrival order (see the
+// synchronization notes).
 //
 // now is the current time; the clock is read again only after a wait.
 func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Duration, error) {
 	if t, ok := q.fromLane(now); ok {
 		return t, 0, nil
 	}
-	var waited time.Duration
-	for first := true; ; first = false {
-		q.mu.Lock()
-		if !first {
-			now = time.Now()
-		}
+	var (
+		waited time.Duration
+		w      *waiter // our place in the queue, once we wait
+	)
+	q.mu.Lock()
+	if q.head != nil {
+		// Others are waiting: queue behind them, unless what they have
+		// ahead of us already passes the deadline or the maximum wait.
 		q.roll(now)
-
+		if err := q.tooLong(ctx, now, q.queueWait(now)); err != nil {
+			q.mu.Unlock()
+			return ticket{}, 0, err
+		}
+		w = q.enqueue()
+		q.waiting.Add(1) // under mu, for idle
+		q.mu.Unlock()
+		start := time.Now()
+		var err error
+		select {
+		case <-w.turn:
+		case <-ctx.Done():
+			err = context.Cause(ctx)
+		}
+		q.waiting.Add(-1)
+		waited = time.Since(start)
+		q.mu.Lock()
+		if err != nil {
+			q.leave(w)
+			q.mu.Unlock()
+			return ticket{}, waited, err
+		}
+		now = time.Now()
+	}
+	// q.mu is held at the top of every turn of the loop, and w, if any, is
+	// the head of the queue.
+	for {
+		q.roll(now)
 		var (
 			d   time.Duration
 			res *rate.Reservation
 		)
+		// A lane may have opened since fromLane looked.
+		t, ok := q.fromLane(now)
 		switch {
+		case ok:
 		case q.probing || q.winProbing || q.undecided() && q.inflight.Load() > 0:
 			// Only one request at a time learns the quota, the meaning of
 			// X-ratelimit-used, or whether a window we believe new really
@@ -350,25 +399,18 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			d = -1
 		case !q.known:
 			q.probing = true
-			t := q.take(now)
-			q.mu.Unlock()
-			return t, waited, nil
+			t, ok = q.take(now), true
 		case now.Before(q.pauseUntil):
 			d = q.pauseUntil.Sub(now)
 		case q.empty(now):
 			q.pauseUntil = q.emptyUntil(now)
 			q.renew(q.pace(now))
-			q.mu.Unlock()
 			continue
 		case q.limit > 0 && !q.anchored && q.window > 0:
 			q.winProbing = true
-			t := q.take(now)
-			q.mu.Unlock()
-			return t, waited, nil
+			t, ok = q.take(now), true
 		case q.allow(now):
-			t := q.takeRoutine(now)
-			q.mu.Unlock()
-			return t, waited, nil
+			t, ok = q.takeRoutine(now), true
 		default:
 			res = q.lim.ReserveN(now, 1)
 			d = res.DelayFrom(now)
@@ -376,10 +418,13 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 				d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
 			}
 			if d == 0 {
-				t := q.takeRoutine(now)
-				q.mu.Unlock()
-				return t, waited, nil
+				t, ok = q.takeRoutine(now), true
 			}
+		}
+		if ok {
+			q.leave(w)
+			q.mu.Unlock()
+			return t, waited, nil
 		}
 
 		if d >= 0 {
@@ -387,9 +432,13 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 				if res != nil {
 					res.CancelAt(now) // just reserved: the tail, fully restored
 				}
+				q.leave(w)
 				q.mu.Unlock()
 				return ticket{}, waited, err
 			}
+		}
+		if w == nil {
+			w = q.enqueue() // the queue is empty: the head
 		}
 		gen, changed := q.gen, q.changed
 		q.waiting.Add(1) // under mu, for idle
@@ -399,11 +448,13 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		woke, err := sleep(ctx, d, changed)
 		q.waiting.Add(-1)
 		waited += time.Since(start)
+		q.mu.Lock()
+		now = time.Now()
 		if err != nil {
-			q.mu.Lock()
 			if res != nil && q.gen == gen {
-				res.CancelAt(time.Now())
+				res.CancelAt(now)
 			}
+			q.leave(w)
 			q.mu.Unlock()
 			return ticket{}, waited, err
 		}
@@ -411,16 +462,79 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			continue // the model changed, or a pause ended: queue again
 		}
 		// Our reserved slot has come. Take it unless the model says no.
-		q.mu.Lock()
-		now = time.Now()
 		q.roll(now)
 		if q.gen == gen && !now.Before(q.pauseUntil) && !q.empty(now) {
 			t := q.take(now)
+			q.leave(w)
 			q.mu.Unlock()
 			return t, waited, nil
 		}
-		q.mu.Unlock()
 	}
+}
+
+// waiter is a request queued in acquire, in the quota's list of waiters.
+type waiter struct {
+	prev, next *waiter
+	turn       chan struct{} // closed when it becomes the head
+}
+
+// enqueue adds a waiter at the tail of the queue. It requires q.mu held.
+func (q *quota) enqueue() *waiter {
+	w := &waiter{prev: q.tail, turn: make(chan struct{})}
+	if q.tail != nil {
+		q.tail.next = w
+	} else {
+		q.head = w
+	}
+	q.tail = w
+	q.queued++
+	return w
+}
+
+// leave takes w, if not nil, out of the queue; when w was the head, the next
+// waiter's turn comes. It requires q.mu held.
+func (q *quota) leave(w *waiter) {
+	if w == nil {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		q.head = w.next
+		if q.head != nil {
+			close(q.head.turn)
+		}
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		q.tail = w.prev
+	}
+	w.prev, w.next = nil, nil
+	q.queued--
+}
+
+// queueWait is the least a request queued at now would wait: until the end
+// of a pause or of a spent budget, and then as long as the pacer takes to
+// let through the waiters ahead of it and itself, beyond a burst. It
+// requires q.mu held.
+func (q *quota) queueWait(now time.Time) time.Duration {
+	from := now
+	if q.pauseUntil.After(from) {
+		from = q.pauseUntil
+	}
+	if q.empty(now) {
+		if e := q.emptyUntil(now); e.After(from) {
+			from = e
+		}
+	}
+	d := from.Sub(now)
+	if q.rate != rate.Inf && q.rate > 0 {
+		if n := q.queued + 1 - q.burst; n > 0 {
+			d += time.Duration(float64(n) / float64(q.rate) * float64(time.Second))
+		}
+	}
+	return d
 }
 
 // A lane holds a quarter of the limiter's burst, the caller's included, at
@@ -480,7 +594,7 @@ func (q *quota) allow(now time.Time) bool {
 	if q.rate == rate.Inf {
 		return true // the limiter would say so
 	}
-	if q.laneWait == 0 && q.laneFits(now) {
+	if q.laneWait == 0 && q.queued <= 1 && q.laneFits(now) {
 		n := laneSize(q.burst)
 		if q.lim.AllowN(now, int(n)) {
 			l := &lane{}
@@ -602,11 +716,13 @@ func (q *quota) undecided() bool {
 	return q.meaning == UsedAuto && q.dialect == dialectVendor
 }
 
-// emptyUntil is when an exhausted budget may have refilled. It requires q.mu
-// held.
+// emptyUntil is when an exhausted budget may have refilled, always after now
+// (acquire pauses until then). It requires q.mu held.
 func (q *quota) emptyUntil(now time.Time) time.Time {
 	if q.slotMode && q.limit > 0 && q.window > 0 {
-		return now.Add(q.window / time.Duration(q.limit))
+		// One slot, at least a millisecond: the slot of an absurd limit
+		// rounds down to nothing.
+		return now.Add(max(q.window/time.Duration(q.limit), time.Millisecond))
 	}
 	if !q.resetAt.IsZero() {
 		return q.resetAt

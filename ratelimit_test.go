@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -627,5 +628,165 @@ func TestSweepConcurrent(t *testing.T) {
 	tr.sweep(time.Now())
 	if n := len(tr.quotas); n != 0 {
 		t.Errorf("quotas held after two idle sweeps = %d, want 0", n)
+	}
+}
+
+// TestWaitersGoInArrivalOrder: requests that wait for the quota are sent in
+// the order they came, across window resets and window probes. Before the
+// queue, every reset woke all waiters at the same instant and they went in
+// the order they took the lock, so a waiter could miss several windows.
+func TestWaitersGoInArrivalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 5, Window: time.Minute, Latency: 10 * time.Millisecond})
+		var (
+			mu    sync.Mutex
+			order []int
+		)
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			return srv.RoundTrip(r)
+		})
+		rt := New(base, WithRetries(0), WithMaxWait(10*time.Minute))
+		const n = 23
+		var wg sync.WaitGroup
+		for i := range n {
+			time.Sleep(time.Millisecond) // arrive one by one
+			wg.Go(func() {
+				req, _ := http.NewRequest(http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					t.Errorf("request %d: %v", i, err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Errorf("request %d: status %d", i, resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for k, i := range order {
+			if i != k {
+				t.Fatalf("sent in the order %v, want arrival order", order)
+			}
+		}
+		if len(order) != n {
+			t.Errorf("sent %d requests, want %d", len(order), n)
+		}
+	})
+}
+
+// TestQueueLeave: a waiter whose context ends leaves the queue, whether it is
+// the head or behind it, and the others still go, in order; a newcomer that
+// the queue ahead would hold past its deadline is refused at once.
+func TestQueueLeave(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var (
+			mu    sync.Mutex
+			order []int
+		)
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+			// Always one left of 10 per hour: the pacer binds at one request
+			// per 6 minutes after a burst of the last one left.
+			h := http.Header{"X-Ratelimit": {"10"}, "X-Ratelimit-Used": {"1"}, "X-Ratelimit-Window": {"hour"}}
+			return respond(r, 200, h, ""), nil
+		})
+		rt := New(base, WithRetries(0), WithMaxWait(time.Hour))
+		send := func(ctx context.Context, i int) error {
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		if err := send(context.Background(), 0); err != nil {
+			t.Fatal(err)
+		}
+		// The budget holds one more request, then nothing until the reset.
+		if err := send(context.Background(), 1); err != nil {
+			t.Fatal(err)
+		}
+		ctxHead, cancelHead := context.WithCancel(context.Background())
+		ctxMid, cancelMid := context.WithCancel(context.Background())
+		errs := make([]error, 6)
+		var wg sync.WaitGroup
+		for i := 2; i < 6; i++ {
+			ctx := context.Background()
+			switch i {
+			case 2:
+				ctx = ctxHead
+			case 4:
+				ctx = ctxMid
+			}
+			wg.Go(func() { errs[i] = send(ctx, i) })
+			time.Sleep(time.Millisecond)
+		}
+		synctest.Wait()
+		mu.Lock()
+		if len(order) != 2 {
+			t.Errorf("sent %v before the reset, want [0 1]", order)
+		}
+		mu.Unlock()
+		q := rt.quotaFor(&http.Request{URL: &url.URL{Scheme: "http", Host: "api.test"}}, time.Now())
+		q.mu.Lock()
+		if q.queued != 4 {
+			t.Errorf("queued = %d, want 4", q.queued)
+		}
+		q.mu.Unlock()
+		// A newcomer with a deadline before the reset is refused at once.
+		ctxShort, cancelShort := context.WithTimeout(context.Background(), time.Minute)
+		defer cancelShort()
+		start := time.Now()
+		var rl *RateLimitError
+		if err := send(ctxShort, 9); !errors.As(err, &rl) || !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != 0 {
+			t.Errorf("newcomer with a 1-minute deadline: %v after %v, want a *RateLimitError for its deadline at once", err, time.Since(start))
+		}
+		cancelMid()
+		cancelHead()
+		wg.Wait()
+		for i, want := range map[int]error{2: context.Canceled, 3: nil, 4: context.Canceled, 5: nil} {
+			if !errors.Is(errs[i], want) {
+				t.Errorf("request %d: error %v, want %v", i, errs[i], want)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if fmt.Sprint(order) != "[0 1 3 5]" {
+			t.Errorf("sent %v, want [0 1 3 5]", order)
+		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.queued != 0 || q.head != nil || q.tail != nil {
+			t.Errorf("queue left with %d waiters (head %p, tail %p), want empty", q.queued, q.head, q.tail)
+		}
+	})
+}
+
+// TestEmptyUntilAfterNow: an empty budget pauses until an instant after now,
+// even in slot mode under a limit whose slot rounds down to nothing (a
+// trillion per 10 ms); a pause that ends at once would spin in acquire.
+func TestEmptyUntilAfterNow(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, q := range []*quota{
+		{limit: 1_000_000_000_000, window: 10 * time.Millisecond, slotMode: true},
+		{limit: 60, window: time.Minute, slotMode: true},
+		{limit: 60, window: time.Minute, resetAt: now.Add(time.Second)},
+		{limit: 60, window: time.Minute},
+		{limit: 60},
+	} {
+		if got := q.emptyUntil(now); !got.After(now) {
+			t.Errorf("emptyUntil(now) with limit %d, window %v, slot mode %v = now%+v, want after now",
+				q.limit, q.window, q.slotMode, got.Sub(now))
+		}
 	}
 }

@@ -50,7 +50,8 @@ var (
 type RateLimitError struct {
 	// Key is the quota key the request belongs to (see [WithKeyFunc]).
 	Key string
-	// Wait is how long the request would have had to wait for its quota.
+	// Wait is how long the request would have had to wait for its quota: at
+	// least that long, when requests waiting ahead of it were the reason.
 	Wait time.Duration
 	// Err is the cause: context.DeadlineExceeded when the deadline was the
 	// reason, nil when the maximum wait was.

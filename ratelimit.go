@@ -461,9 +461,14 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		if woke || res == nil {
 			continue // the model changed, or a pause ended: queue again
 		}
-		// Our reserved slot has come. Take it unless the model says no.
+		// Our reserved slot has come. Take it unless the model says no or
+		// another request is learning it; if the window rolled meanwhile,
+		// go as its first request, alone.
 		q.roll(now)
-		if q.gen == gen && !now.Before(q.pauseUntil) && !q.empty(now) {
+		if q.gen == gen && !now.Before(q.pauseUntil) && !q.empty(now) && !q.probing && !q.winProbing {
+			if q.limit > 0 && !q.anchored && q.window > 0 {
+				q.winProbing = true
+			}
 			t := q.take(now)
 			q.leave(w)
 			q.mu.Unlock()

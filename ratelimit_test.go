@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -632,24 +633,16 @@ func TestSweepConcurrent(t *testing.T) {
 }
 
 // TestWaitersGoInArrivalOrder: requests that wait for the quota are sent in
-// the order they came, across window resets and window probes. Before the
-// queue, every reset woke all waiters at the same instant and they went in
-// the order they took the lock, so a waiter could miss several windows.
+// the order they came, across window resets and window probes: none is sent
+// after one that came later. (Two let go at the same instant may reach the
+// base in either order.) Before the queue, every reset woke all waiters at
+// the same instant and they went in the order they took the lock, so a
+// waiter could miss several windows.
 func TestWaitersGoInArrivalOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 5, Window: time.Minute, Latency: 10 * time.Millisecond})
-		var (
-			mu    sync.Mutex
-			order []int
-		)
-		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			i, _ := strconv.Atoi(r.URL.Query().Get("i"))
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			return srv.RoundTrip(r)
-		})
-		rt := New(base, WithRetries(0), WithMaxWait(10*time.Minute))
+		var sent sendOrder
+		rt := New(sent.wrap(srv.RoundTrip), WithRetries(0), WithMaxWait(10*time.Minute))
 		const n = 23
 		var wg sync.WaitGroup
 		for i := range n {
@@ -668,15 +661,17 @@ func TestWaitersGoInArrivalOrder(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for k, i := range order {
-			if i != k {
-				t.Fatalf("sent in the order %v, want arrival order", order)
+		at := sent.times()
+		if len(at) != n {
+			t.Fatalf("sent %d requests, want %d", len(at), n)
+		}
+		for i := 1; i < n; i++ {
+			if at[i] < at[i-1] {
+				t.Errorf("request %d sent at %v, before request %d (at %v), which came earlier", i, at[i], i-1, at[i-1])
 			}
 		}
-		if len(order) != n {
-			t.Errorf("sent %d requests, want %d", len(order), n)
+		if w := at[n-1] - at[0]; w < 4*time.Minute {
+			t.Errorf("requests sent over %v, want at least 4 windows (23 requests, 5 per minute)", w)
 		}
 	})
 }
@@ -686,21 +681,14 @@ func TestWaitersGoInArrivalOrder(t *testing.T) {
 // the queue ahead would hold past its deadline is refused at once.
 func TestQueueLeave(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var (
-			mu    sync.Mutex
-			order []int
-		)
-		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			i, _ := strconv.Atoi(r.URL.Query().Get("i"))
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			// Always one left of 10 per hour: the pacer binds at one request
-			// per 6 minutes after a burst of the last one left.
+		// Every answer says one request of 10 per hour is left: after the
+		// first answer the budget holds one more request, then nothing
+		// until the hour's reset.
+		var sent sendOrder
+		rt := New(sent.wrap(func(r *http.Request) (*http.Response, error) {
 			h := http.Header{"X-Ratelimit": {"10"}, "X-Ratelimit-Used": {"1"}, "X-Ratelimit-Window": {"hour"}}
 			return respond(r, 200, h, ""), nil
-		})
-		rt := New(base, WithRetries(0), WithMaxWait(time.Hour))
+		}), WithRetries(0), WithMaxWait(time.Hour))
 		send := func(ctx context.Context, i int) error {
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
 			resp, err := rt.RoundTrip(req)
@@ -732,11 +720,9 @@ func TestQueueLeave(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 		synctest.Wait()
-		mu.Lock()
-		if len(order) != 2 {
+		if order := sent.get(); len(order) != 2 {
 			t.Errorf("sent %v before the reset, want [0 1]", order)
 		}
-		mu.Unlock()
 		q := rt.quotaFor(&http.Request{URL: &url.URL{Scheme: "http", Host: "api.test"}}, time.Now())
 		q.mu.Lock()
 		if q.queued != 4 {
@@ -759,9 +745,7 @@ func TestQueueLeave(t *testing.T) {
 				t.Errorf("request %d: error %v, want %v", i, errs[i], want)
 			}
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if fmt.Sprint(order) != "[0 1 3 5]" {
+		if order := sent.get(); fmt.Sprint(order) != "[0 1 3 5]" {
 			t.Errorf("sent %v, want [0 1 3 5]", order)
 		}
 		q.mu.Lock()
@@ -789,4 +773,92 @@ func TestEmptyUntilAfterNow(t *testing.T) {
 				q.limit, q.window, q.slotMode, got.Sub(now))
 		}
 	}
+}
+
+// sendOrder records the order in which requests reach a base transport, and
+// when, by their query parameter i.
+type sendOrder struct {
+	mu    sync.Mutex
+	order []int
+	at    map[int]time.Time
+}
+
+// wrap returns a base transport that records each request and passes it to
+// next.
+func (s *sendOrder) wrap(next func(*http.Request) (*http.Response, error)) roundTripFunc {
+	return func(r *http.Request) (*http.Response, error) {
+		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
+		s.mu.Lock()
+		s.order = append(s.order, i)
+		if s.at == nil {
+			s.at = make(map[int]time.Time)
+		}
+		s.at[i] = time.Now()
+		s.mu.Unlock()
+		return next(r)
+	}
+}
+
+func (s *sendOrder) get() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.order)
+}
+
+// times returns when each request i was sent, as a duration since the first
+// was, indexed by i.
+func (s *sendOrder) times() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := s.at[s.order[0]]
+	d := make([]time.Duration, len(s.at))
+	for i, at := range s.at {
+		if i >= 0 && i < len(d) {
+			d[i] = at.Sub(first)
+		}
+	}
+	return d
+}
+
+// TestSlotAtRollProbesAlone: a request whose paced slot comes after the
+// estimated reset goes as the new window's first request, alone; the next in
+// line waits for its answer. (It used to go as a routine request, and the
+// next, finding the window unprobed, went at the same instant as its probe.)
+func TestSlotAtRollProbesAlone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 60, Window: time.Minute, Latency: 10 * time.Millisecond})
+		var sent sendOrder
+		rt := New(sent.wrap(srv.RoundTrip), WithRetries(0))
+		send := func(i int) {
+			req, _ := http.NewRequest(http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+		}
+		start := time.Now()
+		send(0) // the probe: 60 per minute, paced at one a second, burst 10
+		// At 59.2 s twelve requests come: ten go at once, the eleventh's
+		// slot is at 60.2 s, after the reset at 60 s, and the twelfth is
+		// queued behind it.
+		time.Sleep(59200*time.Millisecond - time.Since(start))
+		var wg sync.WaitGroup
+		for i := 1; i <= 12; i++ {
+			wg.Go(func() { send(i) })
+			time.Sleep(time.Microsecond)
+		}
+		wg.Wait()
+		at := sent.times()
+		if at[11] != 60200*time.Millisecond {
+			t.Fatalf("request 11 sent at %v, want 1m0.2s (its paced slot)", at[11])
+		}
+		if at[12] == at[11] {
+			t.Errorf("request 12 sent at %v, with the new window's probe; want after the probe's answer", at[12])
+		}
+		if st := srv.Stats(); st.Rejected != 0 {
+			t.Errorf("server rejected %d requests, want 0", st.Rejected)
+		}
+	})
 }

@@ -35,10 +35,13 @@
 //
 // # Waiting and errors
 //
-// A request waits for its quota only as long as its context allows and at
-// most the maximum wait ([WithMaxWait]). A wait that could not finish in time
-// is not started: RoundTrip returns at once a [*RateLimitError], which matches
-// [ErrRateLimited] and, when the deadline was the reason,
+// Requests that wait for their quota go in the order they came, across
+// pauses, window resets and changes of the quota. A request waits only as
+// long as its context allows, and no wait it foresees may pass the maximum
+// wait ([WithMaxWait]): a request behind others foresees at least what they
+// need, and the first in line its own slot. A wait that could not finish in
+// time is not started: RoundTrip returns at once a [*RateLimitError], which
+// matches [ErrRateLimited] and, when the deadline was the reason,
 // [context.DeadlineExceeded]. A cancelled context returns promptly with an
 // error that matches the context's error.
 //
@@ -157,7 +160,9 @@ func WithUsedMeaning(m UsedMeaning) Option {
 
 // WithMaxWait bounds how long a request may wait for its quota, and caps the
 // wait a Retry-After asks for. A request that would wait longer fails at once
-// with a [*RateLimitError]. The default is [DefaultMaxWait]; zero or negative
+// with a [*RateLimitError]. The bound applies to each wait a request foresees:
+// behind other waiting requests, the least they need; first in line, its own
+// slot (see the package documentation). The default is [DefaultMaxWait]; zero or negative
 // means a request never waits for the quota.
 func WithMaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxWait = max(d, 0) })

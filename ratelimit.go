@@ -70,9 +70,11 @@ const (
 // rate.Limiter.Wait. Requests that must wait form a queue in arrival order
 // (head, tail), and only its head paces itself: it holds a reservation and
 // sleeps on a timer, the request's context, and changed; the others sleep
-// until their turn comes (waiter.turn, closed when the one ahead leaves) or
-// their context ends. While the queue is not empty, a newcomer joins its tail
-// instead of drawing from the limiter, and no lane opens. When the model
+// until their turn comes (waiter.turn) or their context ends. When the head
+// leaves, the waiters behind it that the rules let go at once are handed
+// their tickets together (see leave), and the first that must wait becomes
+// the head. While the queue is not empty, a newcomer joins its tail instead
+// of drawing from the limiter, and no lane opens. When the model
 // changes in a way that invalidates the head's slot (first response, a pause,
 // a new rate), the limiter is replaced and changed is closed, so the head
 // drops its reservation and queues again on the new limiter at once. This is
@@ -373,66 +375,36 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		q.waiting.Add(-1)
 		waited = time.Since(start)
 		q.mu.Lock()
+		if w.granted {
+			// The one ahead handed us a ticket (see leave); a context
+			// that ended meanwhile fails the request in the base.
+			q.mu.Unlock()
+			return w.tk, waited, nil
+		}
 		if err != nil {
-			q.leave(w)
+			q.leave(w, now)
 			q.mu.Unlock()
 			return ticket{}, waited, err
 		}
 		now = time.Now()
 	}
 	// q.mu is held at the top of every turn of the loop, and w, if any, is
-	// the head of the queue.
+	// the head of the queue. slot reports that the slot we reserved on the
+	// current limiter has come.
+	slot := false
 	for {
-		q.roll(now)
-		var (
-			d   time.Duration
-			res *rate.Reservation
-		)
-		// A lane may have opened since fromLane looked.
-		t, ok := q.fromLane(now)
-		switch {
-		case ok:
-		case q.probing || q.winProbing || q.undecided() && q.inflight.Load() > 0:
-			// Only one request at a time learns the quota, the meaning of
-			// X-ratelimit-used, or whether a window we believe new really
-			// is; the others wait for its response.
-			d = -1
-		case !q.known:
-			q.probing = true
-			t, ok = q.take(now), true
-		case now.Before(q.pauseUntil):
-			d = q.pauseUntil.Sub(now)
-		case q.empty(now):
-			q.pauseUntil = q.emptyUntil(now)
-			q.renew(q.pace(now))
-			continue
-		case q.limit > 0 && !q.anchored && q.window > 0:
-			q.winProbing = true
-			t, ok = q.take(now), true
-		case q.allow(now):
-			t, ok = q.takeRoutine(now), true
-		default:
-			res = q.lim.ReserveN(now, 1)
-			d = res.DelayFrom(now)
-			if !res.OK() {
-				d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
-			}
-			if d == 0 {
-				t, ok = q.takeRoutine(now), true
-			}
-		}
+		t, ok, d, res := q.decide(now, slot, true)
 		if ok {
-			q.leave(w)
+			q.leave(w, now)
 			q.mu.Unlock()
 			return t, waited, nil
 		}
-
 		if d >= 0 {
 			if err := q.tooLong(ctx, now, d); err != nil {
 				if res != nil {
 					res.CancelAt(now) // just reserved: the tail, fully restored
 				}
-				q.leave(w)
+				q.leave(w, now)
 				q.mu.Unlock()
 				return ticket{}, waited, err
 			}
@@ -454,38 +426,77 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			if res != nil && q.gen == gen {
 				res.CancelAt(now)
 			}
-			q.leave(w)
+			q.leave(w, now)
 			q.mu.Unlock()
 			return ticket{}, waited, err
 		}
-		if woke || res == nil {
-			continue // the model changed, or a pause ended: queue again
-		}
-		// Our reserved slot has come. Take it unless the model says no or
-		// another request is learning it; if the window rolled meanwhile,
-		// go as its first request, alone.
-		q.roll(now)
-		if q.gen == gen && !now.Before(q.pauseUntil) && !q.empty(now) && !q.probing && !q.winProbing {
-			if q.limit > 0 && !q.anchored && q.window > 0 {
-				q.winProbing = true
-			}
-			t := q.take(now)
-			q.leave(w)
-			q.mu.Unlock()
-			return t, waited, nil
-		}
+		// Unless the model changed (and the reservation with it), or a
+		// pause ended, our slot came.
+		slot = !woke && res != nil && q.gen == gen
 	}
+}
+
+// decide applies the quota's rules to a request at now. It returns the
+// request's ticket when it may go at once; else how long it must wait (-1:
+// until the model changes) and, when reserve is set and the pacer is what
+// holds it, the reservation of its slot (without reserve, d is then 0 and
+// the request waits its turn). slot reports that the slot reserved earlier on
+// the current limiter has come: its token is paid, and the request takes it
+// unless a rule before the pacer's says no. It requires q.mu held.
+func (q *quota) decide(now time.Time, slot, reserve bool) (t ticket, ok bool, d time.Duration, res *rate.Reservation) {
+	q.roll(now)
+	// A lane may have opened since fromLane looked.
+	if t, ok := q.fromLane(now); ok {
+		return t, true, 0, nil
+	}
+	switch {
+	case q.probing || q.winProbing || q.undecided() && q.inflight.Load() > 0:
+		// Only one request at a time learns the quota, the meaning of
+		// X-ratelimit-used, or whether a window we believe new really is;
+		// the others wait for its response.
+		return ticket{}, false, -1, nil
+	case !q.known:
+		q.probing = true
+		return q.take(now), true, 0, nil
+	case now.Before(q.pauseUntil):
+		return ticket{}, false, q.pauseUntil.Sub(now), nil
+	case q.empty(now):
+		q.pauseUntil = q.emptyUntil(now)
+		q.renew(q.pace(now))
+		return ticket{}, false, q.pauseUntil.Sub(now), nil
+	case q.limit > 0 && !q.anchored && q.window > 0:
+		q.winProbing = true
+		return q.take(now), true, 0, nil
+	case slot:
+		return q.take(now), true, 0, nil
+	case q.allow(now):
+		return q.takeRoutine(now), true, 0, nil
+	case !reserve:
+		return ticket{}, false, 0, nil
+	}
+	res = q.lim.ReserveN(now, 1)
+	d = res.DelayFrom(now)
+	if !res.OK() {
+		d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
+	}
+	if d == 0 {
+		return q.takeRoutine(now), true, 0, nil
+	}
+	return ticket{}, false, d, res
 }
 
 // waiter is a request queued in acquire, in the quota's list of waiters.
 type waiter struct {
 	prev, next *waiter
-	turn       chan struct{} // closed when it becomes the head
+	queued     bool          // in the list
+	turn       chan struct{} // closed when it becomes the head, or is granted
+	granted    bool          // tk was taken for it (see leave)
+	tk         ticket
 }
 
 // enqueue adds a waiter at the tail of the queue. It requires q.mu held.
 func (q *quota) enqueue() *waiter {
-	w := &waiter{prev: q.tail, turn: make(chan struct{})}
+	w := &waiter{prev: q.tail, queued: true, turn: make(chan struct{})}
 	if q.tail != nil {
 		q.tail.next = w
 	} else {
@@ -496,27 +507,47 @@ func (q *quota) enqueue() *waiter {
 	return w
 }
 
-// leave takes w, if not nil, out of the queue; when w was the head, the next
-// waiter's turn comes. It requires q.mu held.
-func (q *quota) leave(w *waiter) {
-	if w == nil {
-		return
-	}
+// remove takes w out of the queue. It requires q.mu held.
+func (q *quota) remove(w *waiter) {
 	if w.prev != nil {
 		w.prev.next = w.next
 	} else {
 		q.head = w.next
-		if q.head != nil {
-			close(q.head.turn)
-		}
 	}
 	if w.next != nil {
 		w.next.prev = w.prev
 	} else {
 		q.tail = w.prev
 	}
-	w.prev, w.next = nil, nil
+	w.prev, w.next, w.queued = nil, nil, false
 	q.queued--
+}
+
+// leave takes w, if not nil and still queued, out of the queue at now. When
+// w was the head, the waiters behind it that the rules let go at once are
+// handed their tickets, in order, and woken together, and the first that must
+// wait becomes the head: a queue whose pacer has room drains in one hold of
+// q.mu, not one wake-up at a time (a convoy in which newcomers keep joining
+// the tail, and no lane opens). It requires q.mu held.
+func (q *quota) leave(w *waiter, now time.Time) {
+	if w == nil || !w.queued {
+		return
+	}
+	head := w == q.head
+	q.remove(w)
+	if !head {
+		return
+	}
+	for n := q.head; n != nil; n = q.head {
+		t, ok, _, _ := q.decide(now, false, false)
+		if !ok {
+			close(n.turn)
+			return
+		}
+		q.remove(n)
+		n.tk, n.granted = t, true
+		close(n.turn)
+	}
 }
 
 // queueWait is the least a request queued at now would wait: until the end
@@ -593,8 +624,8 @@ func (q *quota) laneFits(now time.Time) bool {
 }
 
 // allow reports whether the pacer lets a request go at now, drawing from the
-// limiter; when a lane fits, it draws a lane's tokens and opens a lane with
-// the rest. It requires q.mu held.
+// limiter; when a lane fits and nobody is queued behind the caller, it draws
+// a lane's tokens and opens a lane with the rest. It requires q.mu held.
 func (q *quota) allow(now time.Time) bool {
 	if q.rate == rate.Inf {
 		return true // the limiter would say so

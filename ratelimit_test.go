@@ -648,15 +648,8 @@ func TestWaitersGoInArrivalOrder(t *testing.T) {
 		for i := range n {
 			time.Sleep(time.Millisecond) // arrive one by one
 			wg.Go(func() {
-				req, _ := http.NewRequest(http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
-				resp, err := rt.RoundTrip(req)
-				if err != nil {
-					t.Errorf("request %d: %v", i, err)
-					return
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Errorf("request %d: status %d", i, resp.StatusCode)
+				if code, err := sendNumbered(context.Background(), rt, i); err != nil || code != 200 {
+					t.Errorf("request %d: status %d, error %v; want 200", i, code, err)
 				}
 			})
 		}
@@ -690,11 +683,7 @@ func TestQueueLeave(t *testing.T) {
 			return respond(r, 200, h, ""), nil
 		}), WithRetries(0), WithMaxWait(time.Hour))
 		send := func(ctx context.Context, i int) error {
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
-			resp, err := rt.RoundTrip(req)
-			if err == nil {
-				resp.Body.Close()
-			}
+			_, err := sendNumbered(ctx, rt, i)
 			return err
 		}
 		if err := send(context.Background(), 0); err != nil {
@@ -775,6 +764,21 @@ func TestEmptyUntilAfterNow(t *testing.T) {
 	}
 }
 
+// sendNumbered sends request number i (its query parameter, which sendOrder
+// reads) through rt and returns the status; the body is closed.
+func sendNumbered(ctx context.Context, rt http.RoundTripper, i int) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 // sendOrder records the order in which requests reach a base transport, and
 // when, by their query parameter i.
 type sendOrder struct {
@@ -830,13 +834,9 @@ func TestSlotAtRollProbesAlone(t *testing.T) {
 		var sent sendOrder
 		rt := New(sent.wrap(srv.RoundTrip), WithRetries(0))
 		send := func(i int) {
-			req, _ := http.NewRequest(http.MethodGet, "http://api.test/x?i="+strconv.Itoa(i), nil)
-			resp, err := rt.RoundTrip(req)
-			if err != nil {
+			if _, err := sendNumbered(context.Background(), rt, i); err != nil {
 				t.Errorf("request %d: %v", i, err)
-				return
 			}
-			resp.Body.Close()
 		}
 		start := time.Now()
 		send(0) // the probe: 60 per minute, paced at one a second, burst 10

@@ -2,6 +2,7 @@ package ratehttp
 
 import (
 	"errors"
+	"math/bits"
 	"net/http"
 	"strconv"
 	"sync"
@@ -168,8 +169,12 @@ func tighter(a, b quotaSnapshot) bool {
 	if a.remaining != b.remaining {
 		return a.remaining < b.remaining
 	}
-	if x, y := a.remaining*b.limit, b.remaining*a.limit; x != y {
-		return x < y
+	// remaining and limit are at most 1e12 each: the products need 128
+	// bits.
+	xh, xl := bits.Mul64(uint64(a.remaining), uint64(b.limit))
+	yh, yl := bits.Mul64(uint64(b.remaining), uint64(a.limit))
+	if xh != yh || xl != yl {
+		return xh < yh || xh == yh && xl < yl
 	}
 	return a.resetIn > b.resetIn
 }

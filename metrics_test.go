@@ -280,11 +280,13 @@ func TestMetricsScenario(t *testing.T) {
 
 		expect(got(ctx), "200") // t=0: learns 5 per minute
 		srv.Consume(4)          // others spend the window
-		// A 429; the retry backs off 20s (the maximum wait) and finds the
-		// quota empty until the reset at t=60s, beyond the maximum wait:
-		// refused at once.
-		expect(get(ctx), "refused")
-		time.Sleep(25 * time.Second) // t=45s
+		// A 429 whose Retry-After (the reset at t=60s) passes the maximum
+		// wait: not retried; the 429 is returned at once.
+		expect(get(ctx), "429")
+		// The next request would wait 60s for the reset, beyond the
+		// maximum wait: refused at once.
+		expect(got(ctx), "refused")
+		time.Sleep(45 * time.Second) // t=45s
 		short, cancel := context.WithTimeout(ctx, 5*time.Second)
 		expect(got(short), "refused") // would wait 15s
 		cancel()
@@ -331,10 +333,8 @@ ratehttp_requests_in_flight{client="default",host="api.test"} 0
 # HELP ratehttp_requests_total Requests completed by RoundTrip, by method and final status code ("error" for a transport error, "refused" for a request the quota refused locally).
 # TYPE ratehttp_requests_total counter
 ratehttp_requests_total{client="default",code="200",host="api.test",method="GET"} 5
+ratehttp_requests_total{client="default",code="429",host="api.test",method="GET"} 1
 ratehttp_requests_total{client="default",code="refused",host="api.test",method="GET"} 2
-# HELP ratehttp_retries_total Retries started, by reason: 429, 5xx, error (transport error) or policy (a custom retry policy).
-# TYPE ratehttp_retries_total counter
-ratehttp_retries_total{client="default",host="api.test",reason="429"} 1
 `, st.Accepted, st.Rejected, 5.0/60, limit, remaining, resetIn.Seconds())
 		reg := prometheus.NewPedanticRegistry()
 		reg.MustRegister(tr)
@@ -358,11 +358,11 @@ ratehttp_retries_total{client="default",host="api.test",reason="429"} 1
 		if n, sum := histogramValue(t, mfs, metricWait, "api.test"); n != uint64(waits) || sum != waited.Seconds() {
 			t.Errorf("%s count, sum = %d, %v; want %d, %v", metricWait, n, sum, waits, waited.Seconds())
 		}
-		if n, sum := histogramValue(t, mfs, metricDuration, "api.test"); n != 7 || sum != took.Seconds() {
-			t.Errorf("%s count, sum = %d, %v; want 7, %v", metricDuration, n, sum, took.Seconds())
+		if n, sum := histogramValue(t, mfs, metricDuration, "api.test"); n != 8 || sum != took.Seconds() {
+			t.Errorf("%s count, sum = %d, %v; want 8, %v", metricDuration, n, sum, took.Seconds())
 		}
-		if took != waited+20*time.Second {
-			t.Errorf("requests took %v, want %v waiting for the quota and 20s of backoff", took, waited)
+		if took != waited {
+			t.Errorf("requests took %v, want %v: all of it waiting for the quota", took, waited)
 		}
 	})
 }

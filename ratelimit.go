@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 // UsedMeaning says how to read the vendor's X-ratelimit-used header.
@@ -174,6 +176,16 @@ type quota struct {
 	anchorSent  time.Time
 	otherRate   float64 // requests per second others take from the quota (EWMA)
 	pauseUntil  time.Time
+	heardAt     time.Time // when the newest response was read
+
+	// newsSeq is the seq of the newest response whose limit, window and
+	// dialect were applied: an older response arriving late changes none.
+	newsSeq  uint64
+	haveNews bool
+
+	// guard is the safety net: one request at a time after a 429 the
+	// model did not foresee, and a ceiling on the pace (see iquota.Guard).
+	guard iquota.Guard
 
 	// The newest observation, for reset (jump) detection across windows.
 	lastSeq     uint64
@@ -231,6 +243,11 @@ type ticket struct {
 	sent time.Time
 	conc int // requests in flight when it was sent, itself included
 
+	// probe marks the guard's probe (see iquota.Guard.Admit); foreseen, a
+	// request the model sent knowing its answer may be a 429 (the first
+	// request, a window's first, a spent budget's probe).
+	probe, foreseen bool
+
 	// routine marks a request paced in a settled model: known quota, decided
 	// meaning, no probe, no fresh window to test, fixed windows (not slot
 	// mode, whose earning needs every response), and no other client seen
@@ -264,8 +281,19 @@ func (q *quota) renew(r rate.Limit, burst int) {
 	q.changed = make(chan struct{})
 }
 
-// pace returns the rate and burst the model calls for. It requires q.mu held.
+// pace returns the rate and burst the quota calls for: the model's, under
+// the guard's ceiling, where the burst is one. It requires q.mu held.
 func (q *quota) pace(now time.Time) (rate.Limit, int) {
+	r, b := q.modelPace(now)
+	if c := rate.Limit(q.guard.Ceiling(now)); c < r {
+		return c, 1
+	}
+	return r, b
+}
+
+// modelPace returns the rate and burst the model calls for. It requires q.mu
+// held.
+func (q *quota) modelPace(now time.Time) (rate.Limit, int) {
 	if q.limit <= 0 {
 		return rate.Inf, 1
 	}
@@ -342,7 +370,10 @@ func (q *quota) roll(now time.Time) {
 // returns at once, without waiting, a *RateLimitError when the wait it can
 // foresee would pass ctx's deadline or the maximum wait, and ctx's error when
 // ctx ends first. Requests that wait go in arrival order (see the
-// synchronization notes).
+// synchronization notes). No wait is unbounded: all the waits of one call
+// together end by the maximum wait after now, including those whose length
+// cannot be foreseen (behind another request's probe, say), which then end
+// with a *RateLimitError.
 //
 // now is the current time; the clock is read again only after a wait.
 func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Duration, error) {
@@ -352,13 +383,14 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 	var (
 		waited time.Duration
 		w      *waiter // our place in the queue, once we wait
+		limit  = now.Add(q.opts.maxWait)
 	)
 	q.mu.Lock()
 	if q.head != nil {
 		// Others are waiting: queue behind them, unless what they have
 		// ahead of us already passes the deadline or the maximum wait.
 		q.roll(now)
-		if err := q.tooLong(ctx, now, q.queueWait(now)); err != nil {
+		if err := q.tooLong(ctx, now, q.queueWait(now), limit); err != nil {
 			q.mu.Unlock()
 			return ticket{}, 0, err
 		}
@@ -366,12 +398,16 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		q.waiting.Add(1) // under mu, for idle
 		q.mu.Unlock()
 		start := time.Now()
+		timer := time.NewTimer(limit.Sub(now))
 		var err error
 		select {
 		case <-w.turn:
 		case <-ctx.Done():
 			err = context.Cause(ctx)
+		case <-timer.C:
+			err = &RateLimitError{Key: q.key, Wait: q.opts.maxWait}
 		}
+		timer.Stop()
 		q.waiting.Add(-1)
 		waited = time.Since(start)
 		q.mu.Lock()
@@ -381,12 +417,12 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			q.mu.Unlock()
 			return w.tk, waited, nil
 		}
+		now = time.Now()
 		if err != nil {
 			q.leave(w, now)
 			q.mu.Unlock()
 			return ticket{}, waited, err
 		}
-		now = time.Now()
 	}
 	// q.mu is held at the top of every turn of the loop, and w, if any, is
 	// the head of the queue. slot reports that the slot we reserved on the
@@ -399,15 +435,23 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			q.mu.Unlock()
 			return t, waited, nil
 		}
-		if d >= 0 {
-			if err := q.tooLong(ctx, now, d); err != nil {
-				if res != nil {
-					res.CancelAt(now) // just reserved: the tail, fully restored
-				}
-				q.leave(w, now)
-				q.mu.Unlock()
-				return ticket{}, waited, err
+		// A wait for the model to change has no foreseeable end: it
+		// lasts until the limit (or the context's end), and fails there.
+		var err error
+		if d < 0 {
+			if d = limit.Sub(now); d <= 0 {
+				err = &RateLimitError{Key: q.key, Wait: q.opts.maxWait}
 			}
+		} else {
+			err = q.tooLong(ctx, now, d, limit)
+		}
+		if err != nil {
+			if res != nil {
+				res.CancelAt(now) // just reserved: the tail, fully restored
+			}
+			q.leave(w, now)
+			q.mu.Unlock()
+			return ticket{}, waited, err
 		}
 		if w == nil {
 			w = q.enqueue() // the queue is empty: the head
@@ -457,16 +501,33 @@ func (q *quota) decide(now time.Time, slot, reserve bool) (t ticket, ok bool, d 
 		return ticket{}, false, -1, nil
 	case !q.known:
 		q.probing = true
-		return q.take(now), true, 0, nil
+		return q.takeProbe(now), true, 0, nil
 	case now.Before(q.pauseUntil):
 		return ticket{}, false, q.pauseUntil.Sub(now), nil
+	case q.empty(now) && q.stale(now):
+		// The budget reads spent, but nothing was heard for a while and
+		// no reset the server sent says when it refills: the belief may
+		// be wrong (a reset we could not read, a bucket that refills).
+		// One request finds out, and the others wait for its answer.
+		q.winProbing = true
+		return q.takeProbe(now), true, 0, nil
 	case q.empty(now):
 		q.pauseUntil = q.emptyUntil(now)
 		q.renew(q.pace(now))
 		return ticket{}, false, q.pauseUntil.Sub(now), nil
+	}
+	switch ok, probe, wait := q.guard.Admit(now); {
+	case !ok:
+		return ticket{}, false, wait, nil
+	case probe:
+		t := q.take(now)
+		t.probe = true
+		return t, true, 0, nil
+	}
+	switch {
 	case q.limit > 0 && !q.anchored && q.window > 0:
 		q.winProbing = true
-		return q.take(now), true, 0, nil
+		return q.takeProbe(now), true, 0, nil
 	case slot:
 		return q.take(now), true, 0, nil
 	case q.allow(now):
@@ -646,14 +707,16 @@ func (q *quota) allow(now time.Time) bool {
 	return q.lim.AllowN(now, 1)
 }
 
-// tooLong returns the error for a wait of d that must not be started: one
-// that would pass ctx's deadline (reported first, as the caller's own limit)
-// or the maximum wait. It requires q.mu held.
-func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration) error {
-	if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
+// tooLong returns the error for a wait of d from now that must not be
+// started: one that would pass ctx's deadline (reported first, as the
+// caller's own limit) or limit, the end of the maximum wait. It requires
+// q.mu held.
+func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration, limit time.Time) error {
+	end := now.Add(d)
+	if dl, ok := ctx.Deadline(); ok && end.After(dl) {
 		return &RateLimitError{Key: q.key, Wait: d, Err: context.DeadlineExceeded}
 	}
-	if d > q.opts.maxWait {
+	if end.After(limit) {
 		return &RateLimitError{Key: q.key, Wait: d}
 	}
 	return nil
@@ -683,6 +746,31 @@ func (q *quota) take(now time.Time) ticket {
 	return ticket{seq: q.seq.Add(1) - 1, sent: now, conc: int(q.inflight.Add(1))}
 }
 
+// takeProbe is take for a request the model sends to learn something, whose
+// answer may be a 429. It requires q.mu held.
+func (q *quota) takeProbe(now time.Time) ticket {
+	t := q.take(now)
+	t.foreseen = true
+	return t
+}
+
+// stale reports whether a spent budget should be tested by a probe at now:
+// no reset from the server bounds it, and no response was read for a window
+// or the maximum wait, whichever is shorter (a second at least; a second
+// when the window is unknown). It requires q.mu held.
+func (q *quota) stale(now time.Time) bool {
+	if q.serverReset {
+		return false
+	}
+	every := max(q.opts.maxWait, time.Second)
+	if q.window > 0 {
+		every = min(every, q.window)
+	} else {
+		every = time.Second
+	}
+	return now.Sub(q.heardAt) >= every
+}
+
 // takeRoutine is take for a request the pacer let through, marking the
 // ticket routine when the model is settled. It requires q.mu held.
 func (q *quota) takeRoutine(now time.Time) ticket {
@@ -697,7 +785,7 @@ func (q *quota) takeRoutine(now time.Time) ticket {
 // ticket.routine). It requires q.mu held.
 func (q *quota) settled() bool {
 	return q.known && !q.probing && !q.winProbing && !q.expectFresh && !q.undecided() &&
-		!q.resetAt.IsZero() && q.otherRate == 0 && !q.slotMode && !q.noisy
+		!q.resetAt.IsZero() && q.otherRate == 0 && !q.slotMode && !q.noisy && q.guard.Calm()
 }
 
 // routine marks t routine, with the model it confirms. It requires q.mu held.
@@ -721,16 +809,20 @@ func (t *ticket) confirms(code int, sig signal, now time.Time) bool {
 		sig.window == t.window && (sig.reset.IsZero() || sig.reset.Equal(t.resetAt))
 }
 
-// pausedFor is how long the quota would hold a request sent now.
+// pausedFor is how long the quota would at least hold a request sent now:
+// a pause, a spent budget, the guard's next probe.
 func (q *quota) pausedFor(now time.Time) time.Duration {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.roll(now)
 	until := q.pauseUntil
-	if q.empty(now) {
+	if q.empty(now) && !q.stale(now) {
 		if e := q.emptyUntil(now); e.After(until) {
 			until = e
 		}
+	}
+	if g := q.guard.Until(now, q.bounds(now)); g.After(until) {
+		until = g
 	}
 	return max(until.Sub(now), 0)
 }
@@ -744,6 +836,35 @@ func (q *quota) slot() time.Duration {
 		d = max(d, q.window/time.Duration(q.limit))
 	}
 	return d
+}
+
+// longestRetryAfter is the longest Retry-After believed: the window, at
+// least an hour. A longer one is nonsense (a 40-digit number of seconds, say),
+// counted and ignored. It requires q.mu held.
+func (q *quota) longestRetryAfter() time.Duration {
+	return max(q.window, time.Hour)
+}
+
+// sensibleRetryAfter reports whether the quota believes a Retry-After of d
+// (see longestRetryAfter).
+func (q *quota) sensibleRetryAfter(d time.Duration) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return d <= q.longestRetryAfter()
+}
+
+// bounds is what the guard needs to know of the model. It requires q.mu
+// held.
+func (q *quota) bounds(now time.Time) iquota.Bounds {
+	pace := math.Inf(1)
+	if r, _ := q.modelPace(now); r != rate.Inf {
+		pace = float64(r)
+	}
+	limit := max(q.opts.maxWait, q.slot())
+	if q.window > 0 {
+		limit = min(limit, q.window)
+	}
+	return iquota.Bounds{Pace: pace, Slot: q.slot(), MaxWait: limit}
 }
 
 // undecided reports whether the meaning of X-ratelimit-used is still being
@@ -776,6 +897,7 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 	if resp == nil {
 		q.mu.Lock()
 		q.inflight.Add(-1)
+		q.guard.Observe(now, t.sent, 0, -1, t.probe, t.foreseen, q.bounds(now))
 		if q.probing || q.winProbing || q.undecided() {
 			// The probe failed: wake a waiter to probe again.
 			q.probing, q.winProbing = false, false
@@ -800,17 +922,21 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 	q.inflight.Add(-1)
 	first := !q.known
 	q.known = true
+	q.heardAt = now
 	q.probing = false
 	q.noisy = sig.anomalies != 0
 	q.roll(now)
 
-	if sig.limit > 0 {
-		q.limit = sig.limit
-		q.dialect = sig.dialect
-	}
-	if sig.window > 0 && sig.window != q.window {
-		q.window = sig.window
-		q.resetAt = time.Time{}
+	if newest := !q.haveNews || t.seq >= q.newsSeq; newest && (sig.limit > 0 || sig.window > 0) {
+		q.newsSeq, q.haveNews = t.seq, true
+		if sig.limit > 0 {
+			q.limit = sig.limit
+			q.dialect = sig.dialect
+		}
+		if sig.window > 0 && sig.window != q.window {
+			q.window = sig.window
+			q.resetAt = time.Time{}
+		}
 	}
 	if q.limit > 0 && q.window > 0 && q.resetAt.IsZero() {
 		// First guess: windows aligned to the unit's UTC boundaries.
@@ -830,19 +956,23 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 
 	renew := first || q.undecided() || q.winProbing
 	q.winProbing = false
-	if throttled {
-		// Every request of the key waits: until the instant the server
-		// named; else, when its headers do not say the quota is spent (a
-		// proxy's or a burst limit's 429), one slot. A 429 that says
-		// nothing must not lock the key for the rest of a long window.
-		var pause time.Duration
-		switch {
-		case sig.hasRetryAfter:
-			pause = sig.retryAfter
-		case rem != 0:
-			pause = q.slot()
+	ra := time.Duration(-1)
+	if sig.hasRetryAfter {
+		if sig.retryAfter <= q.longestRetryAfter() {
+			ra = sig.retryAfter
+		} else {
+			sig.hasRetryAfter = false
+			sig.anomalies |= anomalyRetryAfter
 		}
-		if until := now.Add(min(pause, q.opts.maxWait)); until.After(q.pauseUntil) {
+	}
+	if q.guard.Observe(now, t.sent, resp.StatusCode, ra, t.probe, t.foreseen, q.bounds(now)) {
+		renew = true
+	}
+	if throttled && sig.hasRetryAfter {
+		// Every request of the key waits until the instant the server
+		// named, whatever the maximum wait: a request that cannot wait
+		// so long is refused, never sent early.
+		if until := now.Add(sig.retryAfter); until.After(q.pauseUntil) {
 			q.pauseUntil = until
 			renew = true
 		}

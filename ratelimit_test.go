@@ -194,7 +194,14 @@ func TestRoutineAnswersReadOneInEight(t *testing.T) {
 		if want := time.Now().Add(time.Second); !q.pauseUntil.Equal(want) {
 			t.Errorf("pause after a 429 at seq %d until %v, want %v (read)", tk.seq, q.pauseUntil, want)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(2 * time.Second)
+		// After a 429 the guard's probe goes first, and is read; by then
+		// the guard's ceiling is back above the pace.
+		if tk, _, err := q.acquire(ctx, time.Now()); err != nil || !tk.probe {
+			t.Fatalf("acquire after a 429 = %+v, %v; want the guard's probe", tk, err)
+		} else {
+			q.observe(tk, respond(req, 200, h, ""), time.Now())
+		}
 		tk = unread()
 		time.Sleep(time.Until(tk.resetAt))
 		late := http.Header{"X-Ratelimit": {"700"}, "X-Ratelimit-Used": {"600"}, "X-Ratelimit-Window": {"hour"}}
@@ -321,11 +328,13 @@ func TestLane(t *testing.T) {
 
 		// No lane crosses the estimated reset.
 		time.Sleep(2 * time.Second) // the pause ends
-		tk, _, err = q.acquire(ctx, time.Now())
-		if err != nil {
-			t.Fatal(err)
+		for i := range 2 {          // the guard's probe, then a lane
+			tk, _, err = q.acquire(ctx, time.Now())
+			if err != nil || tk.probe != (i == 0) {
+				t.Fatalf("acquire %d after the pause = %+v, %v; want probe %v", i, tk, err, i == 0)
+			}
+			q.observe(tk, respond(req, 200, h, ""), time.Now())
 		}
-		q.observe(tk, respond(req, 200, h, ""), time.Now())
 		if l := q.lane.Load(); l == nil || !l.tmpl.resetAt.Equal(q.resetAt) {
 			t.Fatalf("lane %+v after the pause, want one until the reset %v", l, q.resetAt)
 		}
@@ -523,7 +532,10 @@ func TestIdleQuotasForgotten(t *testing.T) {
 				return respond(r, 200, nil, ""), nil
 			}
 			return respond(r, 200, vendorHeader(100, 99, "minute"), ""), nil
-		}), WithKeyFunc(func(r *http.Request) string { return r.URL.Path }))
+		}), WithKeyFunc(func(r *http.Request) string { return r.URL.Path }),
+			// A spent quota is probed once per window or maximum wait:
+			// not during this test.
+			WithMaxWait(time.Hour))
 		ctx := context.Background()
 		get := func(path string) error {
 			_, err := do(t, tr, newReq(t, ctx, http.MethodGet, "http://api.test"+path))
@@ -581,7 +593,9 @@ func TestIdleQuotasForgotten(t *testing.T) {
 		if e := entry("/slow"); e != slow {
 			t.Errorf("quota with a request in flight forgotten (entry %p, want %p)", e, slow)
 		}
-		if err := get("/spent"); !errors.Is(err, ErrRateLimited) {
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if _, err := do(t, tr, newReq(t, short, http.MethodGet, "http://api.test/spent")); !errors.Is(err, ErrRateLimited) {
 			t.Errorf("RoundTrip(/spent) error = %v, want ErrRateLimited", err)
 		}
 		if n := spentSent.Load(); n != 1 {

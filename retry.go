@@ -199,7 +199,13 @@ func (c *retryCall) checkRetry(ctx context.Context, resp *http.Response, err err
 	if c.attempts > c.t.cfg.retries {
 		return false, nil // spent: the engine returns the last outcome
 	}
-	w := c.t.retryWait(c.attempts, resp, c.q)
+	w, must := c.t.retryWait(c.attempts, resp, c.q)
+	if must && w > c.t.cfg.maxWait {
+		// The server or the quota asks for more than we may wait: the
+		// request is not sent early, and the caller gets this answer.
+		c.t.log(slog.LevelDebug, "ratehttp: no retry, the wait asked for passes the maximum wait", c.req, slog.Duration("wait", w))
+		return false, nil
+	}
 	if dl, ok := ctx.Deadline(); ok && time.Now().Add(w).After(dl) {
 		c.t.log(slog.LevelDebug, "ratehttp: no retry, the deadline is too near", c.req, slog.Duration("wait", w))
 		return false, nil
@@ -226,28 +232,34 @@ func (c *retryCall) giveUp(resp *http.Response, err error, _ int) (*http.Respons
 }
 
 // retryWait is how long to wait before the retry that follows attempt n
-// (counting from 1): Retry-After when the response has one, capped by the
-// maximum wait; else the quota's pause for a 429; else exponential backoff
-// with full jitter.
-func (t *Transport) retryWait(n int, resp *http.Response, q *quota) time.Duration {
+// (counting from 1), and whether that wait is one the server or the quota
+// asks for (must), which the maximum wait may not shorten: Retry-After when
+// the response has one, or, for a 429, the longer of it and the quota's
+// pause; else exponential backoff with full jitter, capped by the maximum
+// wait.
+func (t *Transport) retryWait(n int, resp *http.Response, q *quota) (d time.Duration, must bool) {
+	now := time.Now()
 	if resp != nil {
 		if v := resp.Header["Retry-After"]; len(v) > 0 {
-			if d, ok := parseRetryAfter(v[0], time.Now()); ok {
-				return min(d, t.cfg.maxWait)
+			if d, must = parseRetryAfter(v[0], now); must && !q.sensibleRetryAfter(d) {
+				d, must = 0, false
 			}
 		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			// Wait for the quota's reset, not for a blind backoff.
+			if p := q.pausedFor(now); p > 0 && p >= d {
+				d, must = p, true
+			}
+		}
+		if must {
+			return d, true
+		}
 	}
-	d := t.cfg.backoffCap
+	d = t.cfg.backoffCap
 	if shift := n - 1; shift < 32 {
 		d = min(t.cfg.backoffBase<<shift, t.cfg.backoffCap)
 	}
-	if resp != nil && resp.StatusCode == http.StatusTooManyRequests {
-		// Wait for the quota's reset, not for a blind backoff.
-		if p := q.pausedFor(time.Now()); p > 0 {
-			return min(p, t.cfg.maxWait)
-		}
-	}
-	return rand.N(d + 1)
+	return min(rand.N(d+1), t.cfg.maxWait), false
 }
 
 func retryReason(resp *http.Response, err error) string {

@@ -356,6 +356,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	q := t.quotaFor(req, start)
 	hm := t.hostMetricsFor(q, req)
 	hm.inflight(1)
+	defer hm.inflight(-1) // also when the base panics
 	resp, end, sent, err := t.attempt(req, q, hm, start)
 	switch {
 	case t.retryable(req, resp, err):
@@ -369,7 +370,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	default:
 		hm.request(req.Method, statusOf(resp), err, end.Sub(start))
 	}
-	hm.inflight(-1)
 	if err == nil && t.cfg.apiErrors && resp.StatusCode >= 400 {
 		return nil, t.apiError(q, resp)
 	}
@@ -395,10 +395,12 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		}
 		return nil, time.Now(), false, err
 	}
-	resp, err = t.base.RoundTrip(req)
+	resp, err = t.send(req, q, tk, now)
 	if err != nil && resp != nil {
 		// A broken base transport: keep the contract ourselves.
-		resp.Body.Close()
+		if resp.Body != nil {
+			resp.Body.Close()
+		}
 		resp = nil
 	}
 	if err == nil && resp == nil {
@@ -409,6 +411,22 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		hm.anomalies(a)
 	}
 	return resp, end, true, err
+}
+
+// send calls the base transport. If the base panics, the quota learns that
+// the request got no response before the panic goes on: a probe left in
+// flight would hold the key for good when something above recovers (an
+// http.Server does).
+func (t *Transport) send(req *http.Request, q *quota, tk ticket, now time.Time) (*http.Response, error) {
+	done := false
+	defer func() {
+		if !done {
+			q.observe(tk, nil, now.Add(time.Since(now)))
+		}
+	}()
+	resp, err := t.base.RoundTrip(req)
+	done = true
+	return resp, err
 }
 
 // apiError turns a final error response into an *APIError, draining and

@@ -109,17 +109,25 @@ func TestNewNilBase(t *testing.T) {
 	}
 }
 
+// TestRetryAfter: a Retry-After is waited for exactly; one longer than the
+// maximum wait is not shortened: the request is not retried and the 429 is
+// returned (with WithMaxWait(0) too, where it was once retried at once); a
+// nonsense one (longer than an hour with no window known) is ignored, and the
+// retry goes as the guard's first probe.
 func TestRetryAfter(t *testing.T) {
 	tests := []struct {
-		name string
-		give func(now time.Time) string
-		opts []Option
-		want time.Duration
+		name       string
+		give       func(now time.Time) string
+		opts       []Option
+		want       time.Duration
+		wantStatus int
 	}{
-		{"seconds", func(time.Time) string { return "30" }, nil, 30 * time.Second},
-		{"http date", func(now time.Time) string { return now.Add(30 * time.Second).UTC().Format(http.TimeFormat) }, nil, 30 * time.Second},
-		{"a year, capped by the default maximum wait", func(time.Time) string { return "31536000" }, nil, DefaultMaxWait},
-		{"capped by WithMaxWait", func(time.Time) string { return "600" }, []Option{WithMaxWait(45 * time.Second)}, 45 * time.Second},
+		{"seconds", func(time.Time) string { return "30" }, nil, 30 * time.Second, 200},
+		{"http date", func(now time.Time) string { return now.Add(30 * time.Second).UTC().Format(http.TimeFormat) }, nil, 30 * time.Second, 200},
+		{"longer than the default maximum wait", func(time.Time) string { return "600" }, nil, 0, 429},
+		{"longer than WithMaxWait", func(time.Time) string { return "60" }, []Option{WithMaxWait(45 * time.Second)}, 0, 429},
+		{"WithMaxWait(0)", func(time.Time) string { return "30" }, []Option{WithMaxWait(0)}, 0, 429},
+		{"a year: nonsense, ignored", func(time.Time) string { return "31536000" }, nil, 250 * time.Millisecond, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -131,14 +139,18 @@ func TestRetryAfter(t *testing.T) {
 					t.Fatalf("RoundTrip error = %v", err)
 				}
 				resp.Body.Close()
-				if resp.StatusCode != 200 {
-					t.Errorf("RoundTrip status = %d, want 200", resp.StatusCode)
+				if resp.StatusCode != tt.wantStatus {
+					t.Errorf("RoundTrip status = %d, want %d", resp.StatusCode, tt.wantStatus)
 				}
 				if got := time.Since(start); got != tt.want {
 					t.Errorf("waited %v, want exactly %v", got, tt.want)
 				}
-				if got := base.calls.Load(); got != 2 {
-					t.Errorf("attempts = %d, want 2", got)
+				wantCalls := int32(1)
+				if tt.wantStatus == 200 {
+					wantCalls = 2
+				}
+				if got := base.calls.Load(); got != wantCalls {
+					t.Errorf("attempts = %d, want %d", got, wantCalls)
 				}
 			})
 		})

@@ -1,0 +1,215 @@
+// Package quota holds the parts of ratehttp's quota engine that can be
+// reasoned about on their own, as deterministic functions of what a key
+// observed and the instant now. Nothing here reads a clock, takes a lock or
+// does I/O: the caller (ratehttp's per-key quota) holds its lock and passes
+// now.
+//
+// The first of these parts is the [Guard], the safety net that no error of
+// the quota model can get past.
+package quota
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// State is the state of a [Guard].
+type State uint8
+
+const (
+	// Open: requests go as the model paces them (under the guard's
+	// ceiling, if one is set).
+	Open State = iota
+	// Probing: a 429 came that the model did not foresee; one request at
+	// a time goes, each after the previous one's answer and a wait, until
+	// an answer that is not a 429 comes back.
+	Probing
+)
+
+// String returns "open" or "probing".
+func (s State) String() string {
+	switch s {
+	case Open:
+		return "open"
+	case Probing:
+		return "probing"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Constants of the guard's AIMD ceiling, in the shape of CUBIC (RFC 9438),
+// which the AWS SDKs' adaptive retry mode also applies to request rates: a
+// cut to Beta times the rate that drew the 429, then a climb along
+// rmax + C·(t−K)³, flat near rmax and fast far from it, so that an
+// estimate too low is corrected within seconds and one near the server's
+// rate stays near it.
+const (
+	Beta = 0.7
+	C    = 0.4 // requests per second per second cubed
+	// MinProbeWait is the shortest wait before a probe: with the 429
+	// that started the episode, at most three 429s can come from the
+	// guard's probes in any one second.
+	MinProbeWait = 250 * time.Millisecond
+	// ceilingSpan is how far above rmax the ceiling climbs before the
+	// guard forgets it: by then it binds no pace worth having.
+	ceilingSpan = 8
+)
+
+// Guard is the safety net of one quota key. It knows nothing of the quota's
+// headers: it sees only which answers were 429s, and when. Whatever the
+// model believes, after a 429 the model did not foresee:
+//   - the key sends one request at a time until an answer that is not a
+//     429 comes back (state [Probing]); the wait before each probe is the
+//     Retry-After the last 429 gave, else it starts at the slot the caller
+//     names and doubles, up to the caller's bound;
+//   - the key's pace is capped by a ceiling that drops to [Beta] times the
+//     rate that drew the 429 and climbs back as time passes (see [C]).
+//
+// The zero value is an open guard with no ceiling. A Guard is not safe for
+// concurrent use: its owner serialises calls.
+type Guard struct {
+	state    State
+	since    time.Time     // when the current Probing episode began
+	probeOut bool          // Probing: a probe is in flight
+	next     time.Time     // Probing: the earliest instant of the next probe
+	interval time.Duration // Probing: the wait after a probe's 429 without Retry-After
+
+	// The ceiling: none while cutAt is zero.
+	rmax  float64 // the rate that drew the last cut
+	cutAt time.Time
+	k     float64 // seconds after cutAt at which the ceiling is back at rmax
+
+	meter Meter
+}
+
+// Bounds are what the caller knows at an observation: the model's pace
+// (requests per second; +Inf when the model does not pace), the slot (one
+// request's share of the window, the first wait between probes) and the
+// longest wait between probes.
+type Bounds struct {
+	Pace    float64
+	Slot    time.Duration
+	MaxWait time.Duration
+}
+
+// State returns the guard's state.
+func (g *Guard) State() State { return g.state }
+
+// Calm reports whether the guard binds nothing: open and without a ceiling.
+func (g *Guard) Calm() bool { return g.state == Open && g.cutAt.IsZero() }
+
+// Admit reports whether a request may go at now as far as the guard is
+// concerned, and whether it goes as a probe. When it may not, wait is how
+// long until it might (negative: until the probe in flight is answered).
+// Admitting a probe marks it in flight: the caller must report its outcome
+// to [Guard.Observe] with probe set, or to [Guard.Lost].
+func (g *Guard) Admit(now time.Time) (ok, probe bool, wait time.Duration) {
+	switch {
+	case g.state == Open:
+		return true, false, 0
+	case g.probeOut:
+		return false, false, -1
+	case now.Before(g.next):
+		return false, false, g.next.Sub(now)
+	}
+	g.probeOut = true
+	return true, true, 0
+}
+
+// Until is when the next request could go as far as the guard knows at now:
+// now when open, the next probe's instant while probing (now plus b.Slot
+// when a probe is in flight, its answer being unknown).
+func (g *Guard) Until(now time.Time, b Bounds) time.Time {
+	switch {
+	case g.state == Open:
+		return now
+	case g.probeOut:
+		return now.Add(max(b.Slot, MinProbeWait))
+	case g.next.After(now):
+		return g.next
+	}
+	return now
+}
+
+// Ceiling returns the cap the guard puts on the pace at now, in requests per
+// second, or +Inf when there is none.
+func (g *Guard) Ceiling(now time.Time) float64 {
+	if g.cutAt.IsZero() {
+		return math.Inf(1)
+	}
+	t := now.Sub(g.cutAt).Seconds() - g.k
+	return g.rmax + C*t*t*t
+}
+
+// Observe folds in the answer to a request sent at sent, received at now:
+// its status code (0 for no response), and the Retry-After it carried, if
+// any (ra >= 0; negative when absent). probe says the request went as the
+// guard's probe; foreseen says the model sent it knowing a 429 was likely
+// (a probe of its own): such a 429 keeps the key probing but cuts no pace.
+// It reports whether the answer started a new Probing episode.
+func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe, foreseen bool, b Bounds) (cut bool) {
+	if probe {
+		g.probeOut = false
+	}
+	switch {
+	case status == 0:
+		if probe {
+			g.next = now.Add(g.interval)
+		}
+		return false
+	case status != 429:
+		if status < 500 {
+			g.meter.Add(now)
+		}
+		if probe || g.state == Probing && !sent.Before(g.since) {
+			g.state = Open
+		}
+		if c := g.Ceiling(now); !g.cutAt.IsZero() && (c >= b.Pace || c >= ceilingSpan*g.rmax) {
+			g.cutAt = time.Time{}
+		}
+		return false
+	}
+	first := max(b.Slot, MinProbeWait)
+	limit := max(b.MaxWait, first)
+	if g.state == Probing && (probe || !sent.Before(g.since)) {
+		// A probe's 429 (or a request's that went under the episode):
+		// wait longer before the next one.
+		g.next = now.Add(g.probeWait(ra, g.interval))
+		g.interval = min(2*g.interval, limit)
+		return false
+	}
+	if g.state == Probing {
+		// Sent before the episode began: the same burst of 429s.
+		if ra >= 0 && now.Add(ra).After(g.next) {
+			g.next = now.Add(ra)
+		}
+		return false
+	}
+	g.state, g.since, g.probeOut = Probing, now, false
+	g.next = now.Add(g.probeWait(ra, first))
+	g.interval = min(2*first, limit)
+	if foreseen {
+		return true
+	}
+	r := min(g.Ceiling(now), b.Pace, g.meter.Rate(now))
+	if math.IsInf(r, 1) || r <= 0 {
+		r = 1 / first.Seconds()
+	}
+	g.rmax, g.cutAt = r, now
+	g.k = math.Cbrt(r * (1 - Beta) / C)
+	return true
+}
+
+// probeWait is the wait before the next probe: the server's Retry-After when
+// it gave one, else d.
+func (g *Guard) probeWait(ra, d time.Duration) time.Duration {
+	if ra >= 0 {
+		return max(ra, MinProbeWait)
+	}
+	return d
+}
+
+// Lost reports that a probe admitted at Admit was never sent (its context
+// ended first), so that another may go.
+func (g *Guard) Lost() { g.probeOut = false }

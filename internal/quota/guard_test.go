@@ -1,0 +1,204 @@
+package quota
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+
+func at(d time.Duration) time.Time { return t0.Add(d) }
+
+const ms = time.Millisecond
+
+// step is one call on a Guard at a fixed instant.
+type step struct {
+	at     time.Duration
+	admit  bool          // call Admit; else Observe
+	status int           // Observe: the answer's status (0: no response)
+	sent   time.Duration // Observe: when the request was sent
+	ra     time.Duration // Observe: Retry-After, negative when absent
+	probe  bool          // Observe: the request went as a probe
+	fore   bool          // Observe: foreseen by the model
+
+	// What Admit must return.
+	wantOK, wantProbe bool
+	wantWait          time.Duration
+	// What the guard must be in after the step.
+	wantState State
+}
+
+func TestGuard(t *testing.T) {
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: 2 * time.Second}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"open admits everything", []step{
+			{at: 0, admit: true, wantOK: true},
+			{at: 10 * ms, status: 200, ra: -1},
+			{at: 10 * ms, admit: true, wantOK: true},
+		}},
+		{"unforeseen 429: one probe at a time, doubling from the minimum wait", []step{
+			{at: 0, status: 429, ra: -1, wantState: Probing},
+			{at: 100 * ms, admit: true, wantWait: 150 * ms, wantState: Probing},
+			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 260 * ms, admit: true, wantWait: -1, wantState: Probing},
+			{at: 300 * ms, status: 429, sent: 250 * ms, ra: -1, probe: true, wantState: Probing},
+			{at: 700 * ms, admit: true, wantWait: 100 * ms, wantState: Probing},
+			{at: 800 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 850 * ms, status: 429, sent: 800 * ms, ra: -1, probe: true, wantState: Probing},
+			{at: 1800 * ms, admit: true, wantWait: 50 * ms, wantState: Probing},
+			{at: 1850 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 1900 * ms, status: 200, sent: 1850 * ms, ra: -1, probe: true, wantState: Open},
+			{at: 1900 * ms, admit: true, wantOK: true, wantState: Open},
+		}},
+		{"Retry-After sets the probe's wait", []step{
+			{at: 0, status: 429, ra: 3 * time.Second, wantState: Probing},
+			{at: 2 * time.Second, admit: true, wantWait: time.Second, wantState: Probing},
+			{at: 3 * time.Second, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+		}},
+		{"the doubling stops at the maximum wait", []step{
+			{at: 0, status: 429, ra: -1, wantState: Probing},
+			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 250 * ms, status: 429, sent: 250 * ms, ra: -1, probe: true, wantState: Probing},   // +500ms
+			{at: 750 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},         //
+			{at: 750 * ms, status: 429, sent: 750 * ms, ra: -1, probe: true, wantState: Probing},   // +1s
+			{at: 1750 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},        //
+			{at: 1750 * ms, status: 429, sent: 1750 * ms, ra: -1, probe: true, wantState: Probing}, // +2s
+			{at: 3750 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 3750 * ms, status: 429, sent: 3750 * ms, ra: -1, probe: true, wantState: Probing}, // +2s, capped
+			{at: 5700 * ms, admit: true, wantWait: 50 * ms, wantState: Probing},
+		}},
+		{"429s of requests sent before the episode do not push the probe back", []step{
+			{at: 0, status: 429, sent: -10 * ms, ra: -1, wantState: Probing},
+			{at: 5 * ms, status: 429, sent: -8 * ms, ra: -1, wantState: Probing},
+			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+		}},
+		{"a success sent before the episode does not end it", []step{
+			{at: 0, status: 429, sent: -10 * ms, ra: -1, wantState: Probing},
+			{at: 5 * ms, status: 200, sent: -8 * ms, ra: -1, wantState: Probing},
+		}},
+		{"a lost probe frees the way after the current interval", []step{
+			{at: 0, status: 429, ra: -1, wantState: Probing},
+			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 260 * ms, status: 0, sent: 250 * ms, ra: -1, probe: true, wantState: Probing},
+			{at: 700 * ms, admit: true, wantWait: 60 * ms, wantState: Probing},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var g Guard
+			for i, s := range tt.steps {
+				now := at(s.at)
+				if s.admit {
+					ok, probe, wait := g.Admit(now)
+					if ok != s.wantOK || probe != s.wantProbe || wait != s.wantWait {
+						t.Fatalf("step %d: Admit(%v) = %v, %v, %v; want %v, %v, %v", i, s.at, ok, probe, wait, s.wantOK, s.wantProbe, s.wantWait)
+					}
+				} else {
+					g.Observe(now, at(s.sent), s.status, s.ra, s.probe, s.fore, b)
+				}
+				if g.State() != s.wantState {
+					t.Fatalf("step %d: state = %v, want %v", i, g.State(), s.wantState)
+				}
+			}
+		})
+	}
+}
+
+// TestGuardCeiling: the cut goes to Beta times the least of the model's pace,
+// the ceiling and the accepted rate, and climbs back to it K seconds later.
+func TestGuardCeiling(t *testing.T) {
+	tests := []struct {
+		name     string
+		pace     float64
+		accepted int // answers accepted in the second before the 429
+		wantMax  float64
+	}{
+		{"model pace binds", 20, 100, 20},
+		{"accepted rate binds", math.Inf(1), 10, 10},
+		{"nothing known: one per minimum wait", math.Inf(1), 0, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var g Guard
+			b := Bounds{Pace: tt.pace, Slot: 50 * ms, MaxWait: time.Minute}
+			for i := range tt.accepted {
+				g.Observe(at(time.Duration(i)*time.Second/time.Duration(tt.accepted)), t0, 200, -1, false, false, b)
+			}
+			if !g.Calm() {
+				t.Fatalf("guard not calm before any 429")
+			}
+			now := at(time.Second)
+			if !g.Observe(now, now, 429, -1, false, false, b) {
+				t.Fatalf("Observe(429) reported no cut")
+			}
+			if got, want := g.Ceiling(now), Beta*tt.wantMax; math.Abs(got-want) > 1e-9 {
+				t.Errorf("Ceiling right after the cut = %v, want %v", got, want)
+			}
+			k := time.Duration(math.Cbrt(tt.wantMax*(1-Beta)/C) * float64(time.Second))
+			if got := g.Ceiling(now.Add(k)); math.Abs(got-tt.wantMax) > 1e-6 {
+				t.Errorf("Ceiling after K = %v, want %v", got, tt.wantMax)
+			}
+			if g.Ceiling(now.Add(k+time.Second)) <= tt.wantMax {
+				t.Errorf("Ceiling does not climb past rmax")
+			}
+		})
+	}
+}
+
+// TestGuardForeseen: a 429 to the model's own probe keeps the key probing
+// but cuts nothing.
+func TestGuardForeseen(t *testing.T) {
+	var g Guard
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: time.Minute}
+	g.Observe(t0, t0, 429, -1, false, true, b)
+	if g.State() != Probing {
+		t.Errorf("state = %v, want probing", g.State())
+	}
+	if c := g.Ceiling(t0); !math.IsInf(c, 1) {
+		t.Errorf("Ceiling = %v after a foreseen 429, want none", c)
+	}
+}
+
+// TestGuardCeilingForgotten: once the ceiling reaches the model's pace it is
+// dropped, and the guard is calm again.
+func TestGuardCeilingForgotten(t *testing.T) {
+	var g Guard
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: time.Minute}
+	g.Observe(t0, t0, 429, -1, false, false, b)
+	g.Observe(at(time.Second), at(time.Second), 200, -1, true, false, b)
+	if g.Calm() {
+		t.Fatalf("calm right after the cut")
+	}
+	later := at(10 * time.Second)
+	g.Observe(later, later, 200, -1, false, false, b)
+	if !g.Calm() {
+		t.Errorf("not calm once the ceiling passed the pace (%v > %v)", g.Ceiling(later), b.Pace)
+	}
+}
+
+func TestMeter(t *testing.T) {
+	var m Meter
+	if !math.IsInf(m.Rate(t0), 1) {
+		t.Fatalf("empty meter rate = %v, want +Inf", m.Rate(t0))
+	}
+	for i := range 10 {
+		m.Add(at(time.Duration(i) * 100 * ms))
+	}
+	if got := m.Rate(at(999 * ms)); got != 10 {
+		t.Errorf("Rate after a first second of 10 = %v, want 10", got)
+	}
+	// Half a second into the next bucket, with 5 more events: 10·0.5 + 5.
+	for i := range 5 {
+		m.Add(at(time.Second + time.Duration(i)*100*ms))
+	}
+	if got := m.Rate(at(1500 * ms)); got != 10 {
+		t.Errorf("Rate = %v, want 10", got)
+	}
+	if got := m.Rate(at(10 * time.Second)); got != 0 {
+		t.Errorf("Rate after a long silence = %v, want 0", got)
+	}
+}

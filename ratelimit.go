@@ -177,6 +177,7 @@ type quota struct {
 	otherRate   float64 // requests per second others take from the quota (EWMA)
 	pauseUntil  time.Time
 	heardAt     time.Time // when the newest response was read
+	lastTake    time.Time // when take last handed out a ticket
 
 	// newsSeq is the seq of the newest response whose limit, window and
 	// dialect were applied: an older response arriving late changes none.
@@ -271,9 +272,15 @@ func newQuota(key string, opts *config, hm *hostMetrics) *quota {
 }
 
 // renew replaces the limiter and wakes every waiter so that it queues again.
-// It requires q.mu held.
+// A limiter that paces one request at a time starts as if the last request
+// taken under mu had used its token: a new limiter is otherwise full, and a
+// change of pace would let a request go at once, however slow the new pace
+// (after a 429, into the next one). It requires q.mu held.
 func (q *quota) renew(r rate.Limit, burst int) {
 	q.lim, q.rate, q.burst = rate.NewLimiter(r, burst), r, burst
+	if burst == 1 && !q.lastTake.IsZero() {
+		q.lim.AllowN(q.lastTake, 1)
+	}
 	q.closeLane()
 	q.laneWait = 0
 	q.gen++
@@ -370,10 +377,10 @@ func (q *quota) roll(now time.Time) {
 // returns at once, without waiting, a *RateLimitError when the wait it can
 // foresee would pass ctx's deadline or the maximum wait, and ctx's error when
 // ctx ends first. Requests that wait go in arrival order (see the
-// synchronization notes). No wait is unbounded: all the waits of one call
-// together end by the maximum wait after now, including those whose length
-// cannot be foreseen (behind another request's probe, say), which then end
-// with a *RateLimitError.
+// synchronization notes). No wait is unbounded: each wait a request
+// foresees is at most the maximum wait, and so is each wait whose length it
+// cannot foresee (for the answer to another request's probe, or for its turn
+// in the queue), which then ends with a *RateLimitError.
 //
 // now is the current time; the clock is read again only after a wait.
 func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Duration, error) {
@@ -383,14 +390,13 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 	var (
 		waited time.Duration
 		w      *waiter // our place in the queue, once we wait
-		limit  = now.Add(q.opts.maxWait)
 	)
 	q.mu.Lock()
 	if q.head != nil {
 		// Others are waiting: queue behind them, unless what they have
 		// ahead of us already passes the deadline or the maximum wait.
 		q.roll(now)
-		if err := q.tooLong(ctx, now, q.queueWait(now), limit); err != nil {
+		if err := q.tooLong(ctx, now, q.queueWait(now)); err != nil {
 			q.mu.Unlock()
 			return ticket{}, 0, err
 		}
@@ -398,7 +404,7 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		q.waiting.Add(1) // under mu, for idle
 		q.mu.Unlock()
 		start := time.Now()
-		timer := time.NewTimer(limit.Sub(now))
+		timer := time.NewTimer(q.opts.maxWait)
 		var err error
 		select {
 		case <-w.turn:
@@ -436,14 +442,14 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			return t, waited, nil
 		}
 		// A wait for the model to change has no foreseeable end: it
-		// lasts until the limit (or the context's end), and fails there.
+		// lasts the maximum wait at most (or until the context ends),
+		// and fails there.
+		unforeseen := d < 0
 		var err error
-		if d < 0 {
-			if d = limit.Sub(now); d <= 0 {
-				err = &RateLimitError{Key: q.key, Wait: q.opts.maxWait}
-			}
+		if unforeseen {
+			d = q.opts.maxWait
 		} else {
-			err = q.tooLong(ctx, now, d, limit)
+			err = q.tooLong(ctx, now, d)
 		}
 		if err != nil {
 			if res != nil {
@@ -466,6 +472,9 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		waited += time.Since(start)
 		q.mu.Lock()
 		now = time.Now()
+		if err == nil && unforeseen && !woke {
+			err = &RateLimitError{Key: q.key, Wait: q.opts.maxWait}
+		}
 		if err != nil {
 			if res != nil && q.gen == gen {
 				res.CancelAt(now)
@@ -707,16 +716,14 @@ func (q *quota) allow(now time.Time) bool {
 	return q.lim.AllowN(now, 1)
 }
 
-// tooLong returns the error for a wait of d from now that must not be
-// started: one that would pass ctx's deadline (reported first, as the
-// caller's own limit) or limit, the end of the maximum wait. It requires
-// q.mu held.
-func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration, limit time.Time) error {
-	end := now.Add(d)
-	if dl, ok := ctx.Deadline(); ok && end.After(dl) {
+// tooLong returns the error for a wait of d that must not be started: one
+// that would pass ctx's deadline (reported first, as the caller's own limit)
+// or the maximum wait. It requires q.mu held.
+func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration) error {
+	if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
 		return &RateLimitError{Key: q.key, Wait: d, Err: context.DeadlineExceeded}
 	}
-	if end.After(limit) {
+	if d > q.opts.maxWait {
 		return &RateLimitError{Key: q.key, Wait: d}
 	}
 	return nil
@@ -743,6 +750,7 @@ func sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool,
 
 // take hands out the next ticket. It requires q.mu held.
 func (q *quota) take(now time.Time) ticket {
+	q.lastTake = now
 	return ticket{seq: q.seq.Add(1) - 1, sent: now, conc: int(q.inflight.Add(1))}
 }
 
@@ -897,8 +905,8 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 	if resp == nil {
 		q.mu.Lock()
 		q.inflight.Add(-1)
-		q.guard.Observe(now, t.sent, 0, -1, t.probe, t.foreseen, q.bounds(now))
-		if q.probing || q.winProbing || q.undecided() {
+		woke := q.guard.Observe(now, t.sent, 0, -1, t.probe, t.foreseen, q.bounds(now))
+		if woke || q.probing || q.winProbing || q.undecided() {
 			// The probe failed: wake a waiter to probe again.
 			q.probing, q.winProbing = false, false
 			q.renew(q.pace(now))

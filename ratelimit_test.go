@@ -195,10 +195,17 @@ func TestRoutineAnswersReadOneInEight(t *testing.T) {
 			t.Errorf("pause after a 429 at seq %d until %v, want %v (read)", tk.seq, q.pauseUntil, want)
 		}
 		time.Sleep(2 * time.Second)
-		// After a 429 the guard's probe goes first, and is read; by then
-		// the guard's ceiling is back above the pace.
+		// After a 429 the guard's probe goes first, and is read; the
+		// answers stay read until the guard's ceiling is back above the
+		// pace.
 		if tk, _, err := q.acquire(ctx, time.Now()); err != nil || !tk.probe {
 			t.Fatalf("acquire after a 429 = %+v, %v; want the guard's probe", tk, err)
+		} else {
+			q.observe(tk, respond(req, 200, h, ""), time.Now())
+		}
+		time.Sleep(2 * time.Second)
+		if tk, _, err := q.acquire(ctx, time.Now()); err != nil || tk.routine {
+			t.Fatalf("acquire under the guard's ceiling = %+v, %v; want a ticket that is not routine", tk, err)
 		} else {
 			q.observe(tk, respond(req, 200, h, ""), time.Now())
 		}
@@ -328,12 +335,17 @@ func TestLane(t *testing.T) {
 
 		// No lane crosses the estimated reset.
 		time.Sleep(2 * time.Second) // the pause ends
-		for i := range 2 {          // the guard's probe, then a lane
+		// The guard's probe; two seconds later, an answer read under the
+		// guard's ceiling, which lifts it; then a lane.
+		for i := range 3 {
 			tk, _, err = q.acquire(ctx, time.Now())
 			if err != nil || tk.probe != (i == 0) {
 				t.Fatalf("acquire %d after the pause = %+v, %v; want probe %v", i, tk, err, i == 0)
 			}
 			q.observe(tk, respond(req, 200, h, ""), time.Now())
+			if i == 0 {
+				time.Sleep(2 * time.Second)
+			}
 		}
 		if l := q.lane.Load(); l == nil || !l.tmpl.resetAt.Equal(q.resetAt) {
 			t.Fatalf("lane %+v after the pause, want one until the reset %v", l, q.resetAt)

@@ -41,16 +41,19 @@ func (s State) String() string {
 // Constants of the guard's AIMD ceiling, in the shape of CUBIC (RFC 9438),
 // which the AWS SDKs' adaptive retry mode also applies to request rates: a
 // cut to Beta times the rate that drew the 429, then a climb along
-// rmax + C·(t−K)³, flat near rmax and fast far from it, so that an
+// rmax·(1 + C·(t−K)³), flat near rmax and fast far from it, so that an
 // estimate too low is corrected within seconds and one near the server's
-// rate stays near it.
+// rate stays near it. C is relative to rmax, so that the climb takes as long
+// at 1 request per second as at 10,000: K = ∛((1−Beta)/C) ≈ 1.4 s.
 const (
-	Beta = 0.7
-	C    = 0.4 // requests per second per second cubed
+	Beta = 0.85
+	C    = 0.05 // per second cubed
 	// MinProbeWait is the shortest wait before a probe: with the 429
 	// that started the episode, at most three 429s can come from the
 	// guard's probes in any one second.
 	MinProbeWait = 250 * time.Millisecond
+	// k is how long the ceiling takes to climb back to rmax, in seconds.
+	k = 1.4422495703074083 // ∛((1−Beta)/C)
 	// ceilingSpan is how far above rmax the ceiling climbs before the
 	// guard forgets it: by then it binds no pace worth having.
 	ceilingSpan = 8
@@ -76,9 +79,8 @@ type Guard struct {
 	interval time.Duration // Probing: the wait after a probe's 429 without Retry-After
 
 	// The ceiling: none while cutAt is zero.
-	rmax  float64 // the rate that drew the last cut
-	cutAt time.Time
-	k     float64 // seconds after cutAt at which the ceiling is back at rmax
+	rmax  float64   // the rate that drew the last cut
+	cutAt time.Time // when the climb began: the cut, then the end of the probing that followed
 
 	meter Meter
 }
@@ -133,13 +135,17 @@ func (g *Guard) Until(now time.Time, b Bounds) time.Time {
 }
 
 // Ceiling returns the cap the guard puts on the pace at now, in requests per
-// second, or +Inf when there is none.
+// second, or +Inf when there is none. It is Beta times the rate that drew
+// the cut until the probing that followed ends, then climbs.
 func (g *Guard) Ceiling(now time.Time) float64 {
 	if g.cutAt.IsZero() {
 		return math.Inf(1)
 	}
-	t := now.Sub(g.cutAt).Seconds() - g.k
-	return g.rmax + C*t*t*t
+	if g.state == Probing {
+		return Beta * g.rmax
+	}
+	t := max(now.Sub(g.cutAt).Seconds(), 0) - k
+	return g.rmax * (1 + C*t*t*t)
 }
 
 // Observe folds in the answer to a request sent at sent, received at now:
@@ -147,28 +153,37 @@ func (g *Guard) Ceiling(now time.Time) float64 {
 // any (ra >= 0; negative when absent). probe says the request went as the
 // guard's probe; foreseen says the model sent it knowing a 429 was likely
 // (a probe of its own): such a 429 keeps the key probing but cuts no pace.
-// It reports whether the answer started a new Probing episode.
-func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe, foreseen bool, b Bounds) (cut bool) {
+// It reports whether what the guard admits changed (a Probing episode began
+// or ended, or a probe came back), so that the caller wakes the requests
+// waiting on the guard.
+func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe, foreseen bool, b Bounds) (changed bool) {
 	if probe {
 		g.probeOut = false
+		changed = true
 	}
 	switch {
 	case status == 0:
 		if probe {
 			g.next = now.Add(g.interval)
 		}
-		return false
+		return changed
 	case status != 429:
 		if status < 500 {
 			g.meter.Add(now)
 		}
 		if probe || g.state == Probing && !sent.Before(g.since) {
+			changed = changed || g.state == Probing
 			g.state = Open
+			if !g.cutAt.IsZero() {
+				// The climb starts when requests go again: a long
+				// Retry-After must not have used it up.
+				g.cutAt = now
+			}
 		}
 		if c := g.Ceiling(now); !g.cutAt.IsZero() && (c >= b.Pace || c >= ceilingSpan*g.rmax) {
 			g.cutAt = time.Time{}
 		}
-		return false
+		return changed
 	}
 	first := max(b.Slot, MinProbeWait)
 	limit := max(b.MaxWait, first)
@@ -177,7 +192,7 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		// wait longer before the next one.
 		g.next = now.Add(g.probeWait(ra, g.interval))
 		g.interval = min(2*g.interval, limit)
-		return false
+		return changed
 	}
 	if g.state == Probing {
 		// Sent before the episode began: the same burst of 429s.
@@ -186,18 +201,22 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		}
 		return false
 	}
+	// The rate that drew the 429: the ceiling's, or, without one, the
+	// model's pace or the rate of answers accepted in the last second.
+	r := g.Ceiling(now)
+	if math.IsInf(r, 1) {
+		r = min(b.Pace, g.meter.Rate(now))
+	}
 	g.state, g.since, g.probeOut = Probing, now, false
 	g.next = now.Add(g.probeWait(ra, first))
 	g.interval = min(2*first, limit)
 	if foreseen {
 		return true
 	}
-	r := min(g.Ceiling(now), b.Pace, g.meter.Rate(now))
 	if math.IsInf(r, 1) || r <= 0 {
 		r = 1 / first.Seconds()
 	}
 	g.rmax, g.cutAt = r, now
-	g.k = math.Cbrt(r * (1 - Beta) / C)
 	return true
 }
 

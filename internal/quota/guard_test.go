@@ -108,8 +108,9 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-// TestGuardCeiling: the cut goes to Beta times the least of the model's pace,
-// the ceiling and the accepted rate, and climbs back to it K seconds later.
+// TestGuardCeiling: the first cut goes to Beta times the lesser of the
+// model's pace and the accepted rate, and climbs back to it K seconds after
+// the probing ends.
 func TestGuardCeiling(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -138,7 +139,16 @@ func TestGuardCeiling(t *testing.T) {
 			if got, want := g.Ceiling(now), Beta*tt.wantMax; math.Abs(got-want) > 1e-9 {
 				t.Errorf("Ceiling right after the cut = %v, want %v", got, want)
 			}
-			k := time.Duration(math.Cbrt(tt.wantMax*(1-Beta)/C) * float64(time.Second))
+			// The climb starts when the probing ends, however long it took.
+			now = now.Add(time.Minute)
+			if got, want := g.Ceiling(now), Beta*tt.wantMax; math.Abs(got-want) > 1e-9 {
+				t.Errorf("Ceiling while probing = %v, want %v", got, want)
+			}
+			g.Observe(now, now, 200, -1, true, false, b)
+			if got, want := g.Ceiling(now), Beta*tt.wantMax; math.Abs(got-want) > 1e-9 {
+				t.Errorf("Ceiling when the probing ends = %v, want %v", got, want)
+			}
+			k := time.Duration(math.Cbrt((1-Beta)/C) * float64(time.Second))
 			if got := g.Ceiling(now.Add(k)); math.Abs(got-tt.wantMax) > 1e-6 {
 				t.Errorf("Ceiling after K = %v, want %v", got, tt.wantMax)
 			}
@@ -173,7 +183,7 @@ func TestGuardCeilingForgotten(t *testing.T) {
 	if g.Calm() {
 		t.Fatalf("calm right after the cut")
 	}
-	later := at(10 * time.Second)
+	later := at(4 * time.Second)
 	g.Observe(later, later, 200, -1, false, false, b)
 	if !g.Calm() {
 		t.Errorf("not calm once the ceiling passed the pace (%v > %v)", g.Ceiling(later), b.Pace)
@@ -200,5 +210,56 @@ func TestMeter(t *testing.T) {
 	}
 	if got := m.Rate(at(10 * time.Second)); got != 0 {
 		t.Errorf("Rate after a long silence = %v, want 0", got)
+	}
+}
+
+// TestGuardSecondCut: a second cut starts from the ceiling the key had
+// climbed to, not from the ceiling's probing value.
+func TestGuardSecondCut(t *testing.T) {
+	var g Guard
+	b := Bounds{Pace: math.Inf(1), Slot: 50 * ms, MaxWait: time.Minute}
+	for i := range 10 {
+		g.Observe(at(time.Duration(i)*100*ms), t0, 200, -1, false, false, b)
+	}
+	g.Observe(at(time.Second), at(time.Second), 429, -1, false, false, b) // rmax 10
+	g.Observe(at(2*time.Second), at(2*time.Second), 200, -1, true, false, b)
+	later := at(4 * time.Second)
+	for i := range 20 {
+		g.Observe(later.Add(time.Duration(i)*50*ms), later, 200, -1, false, false, b)
+	}
+	now := later.Add(time.Second)
+	want := Beta * g.Ceiling(now)
+	g.Observe(now, now, 429, -1, false, false, b)
+	if got := g.Ceiling(now); math.Abs(got-want) > 1e-9 || got <= Beta*Beta*10 {
+		t.Errorf("Ceiling after the second cut = %v, want %v (from what the key reached)", got, want)
+	}
+}
+
+// TestGuardObserveChanged: Observe reports every change in what Admit would
+// say, so that waiters are woken: a probe's answer, whatever it is, and the
+// start and end of an episode.
+func TestGuardObserveChanged(t *testing.T) {
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: time.Minute}
+	var g Guard
+	steps := []struct {
+		status int
+		probe  bool
+		want   bool
+	}{
+		{200, false, false},
+		{429, false, true}, // starts an episode
+		{429, true, true},  // a probe's 429: the next probe's time is set
+		{0, true, true},    // a lost probe
+		{200, true, true},  // ends the episode
+		{200, false, false},
+	}
+	for i, s := range steps {
+		now := at(time.Duration(i) * time.Second)
+		if s.probe {
+			g.probeOut = true
+		}
+		if got := g.Observe(now, now, s.status, -1, s.probe, false, b); got != s.want {
+			t.Errorf("step %d: Observe(%d, probe %v) = %v, want %v", i, s.status, s.probe, got, s.want)
+		}
 	}
 }

@@ -21,7 +21,7 @@ const (
 	dialectVendor                 // X-ratelimit, X-ratelimit-used, X-ratelimit-window (the seeds' vendor)
 	dialectIETF                   // RateLimit-Policy / RateLimit structured fields (current IETF draft: q, w, r, t)
 	dialectIETFOld                // RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset (older drafts)
-	dialectGitHub                 // X-RateLimit-Limit / -Remaining / -Reset / -Used
+	dialectGitHub                 // X-RateLimit-Limit / -Remaining / -Reset / -Used, or X-Rate-Limit-Limit / -Remaining / -Reset / -Duration
 )
 
 // String returns the dialect's metric label: "none", "vendor", "ietf",
@@ -49,11 +49,11 @@ type anomaly uint16
 
 const (
 	anomalyLimit          anomaly = 1 << iota // limit header present but not a positive integer in range
-	anomalyCount                              // remaining/used header present but not a non-negative integer
+	anomalyCount                              // remaining header present but not a number, or used header not a non-negative integer
 	anomalyCountOverLimit                     // remaining (or used) greater than the limit
 	anomalyWindow                             // window header present but not understood, non-positive or absurd
 	anomalyReset                              // reset header present but not understood or absurd
-	anomalyRetryAfter                         // Retry-After present but not seconds nor an HTTP date
+	anomalyRetryAfter                         // Retry-After present but not non-negative seconds nor an HTTP date
 	anomalyTooLong                            // a header value longer than maxHeaderValue bytes (ignored unread)
 )
 
@@ -81,18 +81,24 @@ type signal struct {
 	limit int64
 	// count is -1 when absent or invalid. For dialectVendor, it is the raw
 	// X-ratelimit-used value, whose meaning (remaining or used) the caller
-	// decides. For every other dialect, it is the number of REMAINING requests.
-	// When both are valid, count never exceeds limit.
+	// decides. For every other dialect, it is the number of REMAINING requests,
+	// floored when the server sent a fraction, and 0 when it sent a negative
+	// number (a limiter counting requests past the limit). When both are
+	// valid, count never exceeds limit.
 	count int64
 	// window is 0 when unknown. Vendor: from X-ratelimit-window, default one
 	// hour when X-ratelimit or X-ratelimit-used is present and the window
-	// header is absent. IETF: from the policy's w parameter.
+	// header is absent. IETF: from the policy's w parameter. GitHub: from
+	// X-Rate-Limit-Duration in the hyphenated spelling; the other spelling
+	// has no window header, and none is guessed from the reset.
 	window time.Duration
 	// reset is zero when the server sent no reset time; else the absolute
-	// instant the window resets, which may be in the past but never more than
-	// maxWindow after now.
+	// instant the window resets, which may be in the past (a Unix time or a
+	// date truncated to the second often is) but never more than maxWindow
+	// after now.
 	reset time.Time
 	// retryAfter is valid only if hasRetryAfter; a past HTTP date gives 0.
+	// Fractional seconds are kept to the nanosecond, rounded up.
 	retryAfter    time.Duration
 	hasRetryAfter bool
 	anomalies     anomaly
@@ -117,6 +123,9 @@ const (
 	// epochThreshold separates delta seconds from Unix times in reset headers
 	// that may carry either (GitHub, older IETF drafts): 1e9 seconds is in 2001.
 	epochThreshold = 1_000_000_000
+	// decimalCap is where parseDecimal saturates the integer part: above every
+	// bound its callers apply, and far from overflowing an int64.
+	decimalCap = 1_000_000_000_000_000
 	// vendorWindow is the vendor's documented default for X-ratelimit-window.
 	vendorWindow = time.Hour
 )
@@ -134,7 +143,21 @@ const (
 //  2. IETF, when RateLimit-Policy or RateLimit is present;
 //  3. IETF old, when RateLimit-Limit or RateLimit-Remaining is present;
 //  4. GitHub, when X-RateLimit-Limit or X-RateLimit-Remaining is present;
-//  5. none.
+//  5. GitHub in the hyphenated spelling of Twitter, Okta and tollbooth, when
+//     X-Rate-Limit-Limit is present (X-Rate-Limit-Remaining alone is not
+//     enough: every response without rate-limit headers would pay for one
+//     more look-up);
+//  6. none.
+//
+// Numbers are read leniently where their meaning is plain: surrounding spaces
+// and tabs are ignored, a decimal whose fraction is zero is the integer
+// ("5.00"), a remaining count with a fraction is floored ("597.5" is 597),
+// and a negative remaining count is 0, which some limiters send once
+// requests have gone past the limit. A limit with a non-zero fraction, an
+// X-Ratelimit-Used that is not a non-negative integer (it may count the
+// requests used), and a '+' sign or an exponent in any of these numbers are
+// anomalies. See [signal.setReset] for the forms of a reset and
+// [parseRetryAfter] for those of Retry-After.
 //
 // Retry-After is parsed, in every dialect, only where it has a meaning: on a
 // 429 (RFC 6585), a 503 or a redirection (RFC 9110, section 10.2.3). On other
@@ -153,7 +176,11 @@ func parseSignal(h http.Header, code int, now time.Time) signal {
 	case dialectIETFOld:
 		s.parseIETFOld(h, now)
 	case dialectGitHub:
-		s.parseGitHub(h, now)
+		if limit == nil {
+			s.parseGitHub(h, now)
+		} else {
+			s.parseHyphenated(h, limit, now)
+		}
 	}
 	if s.limit > 0 && s.count > s.limit {
 		s.count = -1
@@ -172,8 +199,10 @@ func parseSignal(h http.Header, code int, now time.Time) signal {
 }
 
 // detectDialect applies the order documented on [parseSignal]. It also
-// returns the values of X-Ratelimit, which the vendor dialect reads next, so
-// that the header on every vendor response is looked up once.
+// returns the values of the limit header that detected the dialect, when the
+// dialect reads it next, so that it is looked up once: X-Ratelimit for the
+// vendor dialect, X-Rate-Limit-Limit for the hyphenated spelling of GitHub's.
+// For the other dialects, and GitHub's own spelling, it returns nil.
 func detectDialect(h http.Header) (dialect, []string) {
 	has := func(key string) bool { return len(h[key]) > 0 }
 	limit := h["X-Ratelimit"]
@@ -186,6 +215,9 @@ func detectDialect(h http.Header) (dialect, []string) {
 		return dialectIETFOld, nil
 	case has("X-Ratelimit-Limit") || has("X-Ratelimit-Remaining"):
 		return dialectGitHub, nil
+	}
+	if limit := h["X-Rate-Limit-Limit"]; len(limit) > 0 {
+		return dialectGitHub, limit
 	}
 	return dialectNone, nil
 }
@@ -225,7 +257,7 @@ func (s *signal) parseIETF(h http.Header, now time.Time) {
 		if first.key == "" {
 			name = sfUnquote(first.item)
 			if r, ok := sfParam(first.params, "r"); ok {
-				s.setCount(r)
+				s.setRemaining(r)
 			} else {
 				s.anomalies |= anomalyCount // r is required
 			}
@@ -240,7 +272,7 @@ func (s *signal) parseIETF(h http.Header, now time.Time) {
 				case strings.EqualFold(m.key, "limit"):
 					quota = m.item
 				case strings.EqualFold(m.key, "remaining"):
-					s.setCount(m.item)
+					s.setRemaining(m.item)
 				case strings.EqualFold(m.key, "reset"):
 					s.setReset(m.item, now, false)
 				}
@@ -319,11 +351,11 @@ func (s *signal) setOldLimit(v string) {
 }
 
 // parseOldCountReset reads RateLimit-Remaining and RateLimit-Reset. The reset
-// is delta seconds in the drafts, but a value of 1e9 or more is taken as a Unix
-// time, which some servers send there.
+// is delta seconds in the drafts, but servers also send a Unix time or an HTTP
+// date there (see [signal.setReset]).
 func (s *signal) parseOldCountReset(h http.Header, now time.Time) {
 	if v, ok := s.lookup(h, "Ratelimit-Remaining"); ok {
-		s.setCount(v)
+		s.setRemaining(v)
 	}
 	if v, ok := s.lookup(h, "Ratelimit-Reset"); ok {
 		s.setReset(v, now, true)
@@ -331,17 +363,40 @@ func (s *signal) parseOldCountReset(h http.Header, now time.Time) {
 }
 
 // parseGitHub reads X-RateLimit-Limit, X-RateLimit-Remaining (the count) and
-// X-RateLimit-Reset (Unix seconds, or delta seconds below 1e9).
-// X-RateLimit-Used is ignored: the remaining count says the same.
+// X-RateLimit-Reset (Unix seconds, delta seconds below 1e9, or an HTTP date;
+// see [signal.setReset]). X-RateLimit-Used is ignored: the remaining count
+// says the same. There is no window header: the window stays unknown.
 func (s *signal) parseGitHub(h http.Header, now time.Time) {
 	if v, ok := s.lookup(h, "X-Ratelimit-Limit"); ok {
 		s.setLimit(v)
 	}
 	if v, ok := s.lookup(h, "X-Ratelimit-Remaining"); ok {
-		s.setCount(v)
+		s.setRemaining(v)
 	}
 	if v, ok := s.lookup(h, "X-Ratelimit-Reset"); ok {
 		s.setReset(v, now, true)
+	}
+}
+
+// parseHyphenated reads the GitHub dialect as Twitter, Okta and tollbooth
+// spell it: X-Rate-Limit-Limit, X-Rate-Limit-Remaining and X-Rate-Limit-Reset
+// as [signal.parseGitHub] reads their namesakes, and X-Rate-Limit-Duration,
+// which tollbooth sends with the limit ("1", its limits being per second), as
+// the window.
+//
+// limit holds the values of X-Rate-Limit-Limit, which detectDialect looked up.
+func (s *signal) parseHyphenated(h http.Header, limit []string, now time.Time) {
+	if v, ok := s.first(limit); ok {
+		s.setLimit(v)
+	}
+	if v, ok := s.lookup(h, "X-Rate-Limit-Remaining"); ok {
+		s.setRemaining(v)
+	}
+	if v, ok := s.lookup(h, "X-Rate-Limit-Reset"); ok {
+		s.setReset(v, now, true)
+	}
+	if v, ok := s.lookup(h, "X-Rate-Limit-Duration"); ok {
+		s.setWindow(v)
 	}
 }
 
@@ -364,10 +419,15 @@ func (s *signal) first(vs []string) (string, bool) {
 	return vs[0], true
 }
 
-// setLimit sets the limit from v, a positive integer up to maxHeaderInt, or
-// reports anomalyLimit.
+// setLimit sets the limit from v, a positive integer up to maxHeaderInt, also
+// written with a zero fraction ("5.00", as tollbooth sends it), or reports
+// anomalyLimit.
 func (s *signal) setLimit(v string) {
-	if n, ok := parseHeaderInt(v, maxHeaderInt); ok && n > 0 {
+	n, ok := parseHeaderInt(v, maxHeaderInt)
+	if !ok {
+		n, ok = wholeDecimal(v)
+	}
+	if ok && n > 0 {
 		s.limit = n
 		return
 	}
@@ -375,13 +435,34 @@ func (s *signal) setLimit(v string) {
 }
 
 // setCount sets the count from v, a non-negative integer up to maxHeaderInt,
-// or reports anomalyCount.
+// or reports anomalyCount. It reads X-Ratelimit-Used, which may count the
+// requests used rather than those remaining, so it takes none of the liberties
+// of [signal.setRemaining].
 func (s *signal) setCount(v string) {
 	if n, ok := parseHeaderInt(v, maxHeaderInt); ok {
 		s.count = n
 		return
 	}
 	s.anomalies |= anomalyCount
+}
+
+// setRemaining sets the count from v, a number of remaining requests up to
+// maxHeaderInt: a fraction is floored ("598.0", "597.5"), and a negative number
+// is 0. It reports anomalyCount when v is not a number or is over
+// maxHeaderInt.
+func (s *signal) setRemaining(v string) {
+	if n, ok := parseHeaderInt(v, maxHeaderInt); ok {
+		s.count = n
+		return
+	}
+	switch n, _, neg, ok := parseDecimal(v); {
+	case ok && neg:
+		s.count = 0
+	case ok && n <= maxHeaderInt:
+		s.count = n
+	default:
+		s.anomalies |= anomalyCount
+	}
 }
 
 // setWindow sets the window from v as [parseWindow] reads it, or reports
@@ -394,24 +475,54 @@ func (s *signal) setWindow(v string) {
 	s.anomalies |= anomalyWindow
 }
 
-// setReset sets the reset instant from v, delta seconds after now, or, if
-// epoch is set and v is at least 1e9, Unix seconds. It reports anomalyReset
-// when v is not a non-negative integer or the instant is more than maxWindow
-// after now. A reset in the past is kept: the caller knows the window is over.
-func (s *signal) setReset(v string, now time.Time, epoch bool) {
+// setReset sets the reset instant from v: delta seconds after now, an integer
+// or a decimal ("30", "0.5"). If absolute is set, as for the GitHub and older
+// IETF reset headers, v may also be an instant: Unix seconds when the number
+// is 1e9 or more, also with a fraction ("1700000000.123"), or an HTTP date,
+// also ending in UTC or +0000 (see [parseHTTPDate]), from 2001 on like the
+// Unix seconds. Fractions are kept to the nanosecond, rounded up. It reports
+// anomalyReset when v is none of these, is negative, or names an instant more
+// than maxWindow after now. An instant in the past is kept: the caller knows
+// the window is over.
+func (s *signal) setReset(v string, now time.Time, absolute bool) {
+	var t time.Time
 	n, ok := parseHeaderInt(v, maxHeaderInt)
 	switch {
 	case !ok:
-	case epoch && n >= epochThreshold:
-		if t := time.Unix(n, 0); t.Sub(now) <= maxWindow {
-			s.reset = t
-			return
-		}
+		t, ok = otherReset(v, now, absolute)
+	case absolute && n >= epochThreshold:
+		t = time.Unix(n, 0)
 	case n <= int64(maxWindow/time.Second):
 		s.reset = now.Add(time.Duration(n) * time.Second)
 		return
+	default:
+		ok = false
+	}
+	if ok && t.Sub(now) <= maxWindow {
+		s.reset = t
+		return
 	}
 	s.anomalies |= anomalyReset
+}
+
+// otherReset reads the reset forms that are not integers, as [signal.setReset]
+// describes them: a decimal number of seconds, or, if absolute, an HTTP date.
+// It returns the instant unchecked against maxWindow, except that a delta
+// longer than maxWindow gives false, as does a date before 2001.
+func otherReset(v string, now time.Time, absolute bool) (time.Time, bool) {
+	n, nanos, neg, ok := parseDecimal(v)
+	switch {
+	case !ok && absolute:
+		if t, ok := parseHTTPDate(trimOWS(v)); ok && t.Unix() >= epochThreshold {
+			return t, true
+		}
+	case !ok, neg:
+	case absolute && n >= epochThreshold:
+		return time.Unix(n, nanos), true
+	case n <= int64(maxWindow/time.Second):
+		return now.Add(time.Duration(n)*time.Second + time.Duration(nanos)), true
+	}
+	return time.Time{}, false
 }
 
 // parseWindow reads the length of a quota window. It accepts, after trimming
@@ -492,13 +603,16 @@ func windowUnit(w string) (time.Duration, bool) {
 }
 
 // parseRetryAfter reads a Retry-After value received at now: non-negative
-// integer seconds, or an HTTP date (see [http.ParseTime]). A date in the past
-// gives 0. A delay longer than 100 years, however many digits it has, gives 100
-// years: the server asked for a long wait, and the caller applies its own
-// maximum. A negative number, a fraction or anything else gives false, and 0.
+// seconds, an integer or a decimal ("120", "19.991", kept to the nanosecond,
+// rounded up), or an HTTP date, also ending in UTC or a numeric zone (see
+// [parseHTTPDate]). A date in the past gives 0. A delay longer than 100 years,
+// however many digits it has, gives 100 years: the server asked for a long
+// wait, and the caller applies its own maximum. A negative number (even -0)
+// or anything else gives false, and 0.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = trimOWS(v)
 	if isDigits(v) {
+		// The common form, read without parseDecimal's generality.
 		const maxSeconds = int64(retryAfterCap / time.Second)
 		var n int64
 		for i := 0; i < len(v) && n < maxSeconds; i++ {
@@ -508,11 +622,99 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 		// overflowing, but its duration would not.
 		return time.Duration(min(n, maxSeconds)) * time.Second, true
 	}
-	t, err := http.ParseTime(v)
-	if err != nil {
+	n, nanos, neg, ok := parseDecimal(v)
+	switch {
+	case !ok:
+		t, ok := parseHTTPDate(v)
+		if !ok {
+			return 0, false
+		}
+		return min(max(t.Sub(now), 0), retryAfterCap), true
+	case neg:
 		return 0, false
+	case n >= int64(retryAfterCap/time.Second):
+		// n saturates at decimalCap: its duration would overflow.
+		return retryAfterCap, true
 	}
-	return min(max(t.Sub(now), 0), retryAfterCap), true
+	return min(time.Duration(n)*time.Second+time.Duration(nanos), retryAfterCap), true
+}
+
+// parseHTTPDate reads v as an HTTP date (RFC 9110, section 5.6.7): an
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the obsolete RFC 850 form
+// ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime's ("Sun Nov  6 08:49:37
+// 1994"). It also reads the RFC 1123 dates servers format with Go's
+// time.RFC1123 or time.RFC1123Z: ending in UTC rather than GMT (as
+// sethvargo/go-limiter sends them) or in a numeric zone ("+0000", "-0700").
+// A zone abbreviation other than GMT and UTC gives false: its offset is
+// unknown. It tries one layout, chosen by the zone, so that a value that is
+// not a date costs one failed parse.
+func parseHTTPDate(v string) (time.Time, bool) {
+	layout := time.ANSIC
+	if i := strings.LastIndexByte(v, ' '); i >= 0 {
+		switch zone := v[i+1:]; {
+		case zone == "GMT" || zone == "UTC":
+			// Without a zone in the layout, time.Parse reads UTC.
+			v, layout = v[:i], "Mon, 02 Jan 2006 15:04:05"
+			if len(v) > 3 && v[3] != ',' {
+				layout = "Monday, 02-Jan-06 15:04:05"
+			}
+		case len(zone) == 5 && (zone[0] == '+' || zone[0] == '-'):
+			layout = time.RFC1123Z
+		}
+	}
+	t, err := time.Parse(layout, v)
+	return t, err == nil
+}
+
+// wholeDecimal parses v as a decimal whose fraction is zero ("5.00"), not
+// negative and at most maxHeaderInt: an integer that [parseHeaderInt] does
+// not read.
+func wholeDecimal(v string) (int64, bool) {
+	n, nanos, neg, ok := parseDecimal(v)
+	return n, ok && !neg && nanos == 0 && n <= maxHeaderInt
+}
+
+// parseDecimal parses v, after trimming spaces and tabs, as a decimal number:
+// an optional '-', ASCII digits, and optionally a '.' and more digits, with at
+// least one digit on each side of it. It returns the integer part, saturated
+// at decimalCap, and the fraction in nanoseconds, rounded up (so 1e9 for a
+// fraction over 0.999999999); neg reports a '-', even on zero. No '+',
+// exponent or digit separator is accepted. It allocates nothing.
+func parseDecimal(v string) (n, nanos int64, neg, ok bool) {
+	v = trimOWS(v)
+	if v != "" && v[0] == '-' {
+		neg, v = true, v[1:]
+	}
+	i := 0
+	for ; i < len(v); i++ {
+		c := v[i] - '0'
+		if c > 9 {
+			break
+		}
+		// n stays at most decimalCap, so n*10+9 cannot overflow.
+		n = min(n*10+int64(c), decimalCap)
+	}
+	if i == 0 {
+		return 0, 0, false, false
+	}
+	if i == len(v) {
+		return n, 0, neg, true
+	}
+	frac := v[i+1:]
+	if v[i] != '.' || !isDigits(frac) {
+		return 0, 0, false, false
+	}
+	scale := int64(time.Second)
+	for j := 0; j < len(frac); j++ {
+		d := int64(frac[j] - '0')
+		if scale /= 10; scale > 0 {
+			nanos += d * scale
+		} else if d != 0 {
+			// Rounded up once, whatever follows.
+			return n, nanos + 1, neg, true
+		}
+	}
+	return n, nanos, neg, true
 }
 
 // parseHeaderInt parses v, after trimming spaces and tabs, as a decimal

@@ -3,6 +3,7 @@ package ratehttp
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"net/http"
 	"strconv"
 	"strings"
@@ -184,9 +185,51 @@ func parseRetryAfterTests(t0 time.Time) []struct {
 		{t0.Add(-time.Hour).Format(http.TimeFormat), 0, true},
 		{"Thu, 01 Jan 1970 00:00:00 GMT", 0, true},
 		{t0.AddDate(200, 0, 0).Format(http.TimeFormat), 100 * year, true},
+		// Fractional seconds, kept to the nanosecond, rounded up.
+		{"1.5", 1500 * time.Millisecond, true},
+		{"19.991", 19991 * time.Millisecond, true},
+		{"0.5", 500 * time.Millisecond, true},
+		{" 0.25\t", 250 * time.Millisecond, true},
+		{"0.000000001", time.Nanosecond, true},
+		{"0.0000000001", time.Nanosecond, true},
+		{"1.0000000000000000000001", time.Second + time.Nanosecond, true},
+		{"0.999999999", time.Second - time.Nanosecond, true},
+		{"0.9999999991", time.Second, true},
+		{"2.000000000000", 2 * time.Second, true},
+		{"3153599999.9999999999", 100 * year, true},
+		{"3153600000.5", 100 * year, true},
+		{"99999999999999999999.5", 100 * year, true},
+		// Dates with UTC or a numeric zone, as Go's time.RFC1123 and
+		// time.RFC1123Z print them (sethvargo/go-limiter's httplimit).
+		{"Fri, 02 Jan 2026 03:05:35 UTC", 90 * time.Second, true},
+		{t0.Add(90 * time.Second).Format(time.RFC1123), 90 * time.Second, true},
+		{t0.Add(90 * time.Second).Format(time.RFC1123Z), 90 * time.Second, true},
+		{t0.Add(90 * time.Second).Format(time.RFC850), 90 * time.Second, true},
+		{"Fri, 02 Jan 2026 03:05:35 +0000", 90 * time.Second, true},
+		{"Fri, 02 Jan 2026 03:05:35 -0000", 90 * time.Second, true},
+		{"Fri, 02 Jan 2026 04:05:35 +0100", 90 * time.Second, true},
+		{"Thu, 01 Jan 2026 20:05:35 -0700", 90 * time.Second, true},
+		{"Fri, 02 Jan 2026 03:04:04 UTC", 0, true},
+		{"Fri, 02 Jan 2026 03:05:35 PST", 0, false},
+		{"Friday, 02-Jan-26 03:05:35 EST", 0, false},
+		{"Fri, 02 Jan 2026 03:05:35 utc", 0, false},
+		{"Fri, 02 Jan 2026 03:05:35", 0, false},
+		{"Fri, 02 Jan 2026 03:05:35 +01:00", 0, false},
 		{"-1", 0, false},
+		{"-0", 0, false},
+		{"-0.5", 0, false},
 		{"+1", 0, false},
-		{"1.5", 0, false},
+		{"+1.5", 0, false},
+		{"1.", 0, false},
+		{".5", 0, false},
+		{"1..5", 0, false},
+		{"1.5.", 0, false},
+		{"1,5", 0, false},
+		{"1.5e3", 0, false},
+		{"1e3", 0, false},
+		{"1.-5", 0, false},
+		{"1. 5", 0, false},
+		{"NaN", 0, false},
 		{"12a", 0, false},
 		{"1 2", 0, false},
 		{"soon", 0, false},
@@ -204,6 +247,121 @@ func TestParseRetryAfter(t *testing.T) {
 			t.Errorf("parseRetryAfter(%q, t0) = %v, %t, want %v, %t", tt.give, got, ok, tt.want, tt.wantOK)
 		}
 	}
+}
+
+// TestParseHTTPDateRoundTrip checks that every instant, printed in each form
+// parseHTTPDate reads, comes back whole.
+func TestParseHTTPDateRoundTrip(t *testing.T) {
+	layouts := []string{http.TimeFormat, time.RFC1123, time.RFC1123Z, time.RFC850, time.ANSIC}
+	for _, give := range []time.Time{
+		headersT0,
+		time.Date(1994, 11, 6, 8, 49, 37, 0, time.UTC),
+		time.Date(2038, 1, 19, 3, 14, 8, 0, time.UTC),
+		time.Date(2000, 2, 29, 23, 59, 59, 0, time.UTC),
+	} {
+		for _, layout := range layouts {
+			v := give.Format(layout)
+			if got, ok := parseHTTPDate(v); !got.Equal(give) || !ok {
+				t.Errorf("parseHTTPDate(%q) = %v, %t, want %v, true", v, got, ok, give)
+			}
+		}
+		for _, zone := range []*time.Location{time.FixedZone("", 3600), time.FixedZone("", -7*3600-30*60)} {
+			v := give.In(zone).Format(time.RFC1123Z)
+			if got, ok := parseHTTPDate(v); !got.Equal(give) || !ok {
+				t.Errorf("parseHTTPDate(%q) = %v, %t, want %v, true", v, got, ok, give)
+			}
+		}
+	}
+}
+
+func parseDecimalTests() []struct {
+	give            string
+	want, wantNanos int64
+	wantNeg, wantOK bool
+} {
+	return []struct {
+		give            string
+		want, wantNanos int64
+		wantNeg, wantOK bool
+	}{
+		{"0", 0, 0, false, true},
+		{"42", 42, 0, false, true},
+		{" 42\t", 42, 0, false, true},
+		{"-3", 3, 0, true, true},
+		{"-0", 0, 0, true, true},
+		{"5.00", 5, 0, false, true},
+		{"598.0", 598, 0, false, true},
+		{"19.991", 19, 991_000_000, false, true},
+		{"1700000000.123", 1_700_000_000, 123_000_000, false, true},
+		{"0.000000001", 0, 1, false, true},
+		{"0.0000000001", 0, 1, false, true},
+		{"0.0000000000", 0, 0, false, true},
+		{"0.9999999999", 0, 1_000_000_000, false, true},
+		{"-1.5", 1, 500_000_000, true, true},
+		{"1000000000000000", decimalCap, 0, false, true},
+		{"99999999999999999999999999.5", decimalCap, 500_000_000, false, true},
+		{"", 0, 0, false, false},
+		{"-", 0, 0, false, false},
+		{"--1", 0, 0, false, false},
+		{"+1", 0, 0, false, false},
+		{"1.", 0, 0, false, false},
+		{".5", 0, 0, false, false},
+		{"-.5", 0, 0, false, false},
+		{"1.5.", 0, 0, false, false},
+		{"1,5", 0, 0, false, false},
+		{"1_000", 0, 0, false, false},
+		{"1e3", 0, 0, false, false},
+		{"1.5e3", 0, 0, false, false},
+		{"1 5", 0, 0, false, false},
+		{"- 1", 0, 0, false, false},
+		{"\uff11", 0, 0, false, false}, // fullwidth digit
+		{"Infinity", 0, 0, false, false},
+	}
+}
+
+func TestParseDecimal(t *testing.T) {
+	for _, tt := range parseDecimalTests() {
+		n, nanos, neg, ok := parseDecimal(tt.give)
+		if n != tt.want || nanos != tt.wantNanos || neg != tt.wantNeg || ok != tt.wantOK {
+			t.Errorf("parseDecimal(%q) = %d, %d, %t, %t, want %d, %d, %t, %t",
+				tt.give, n, nanos, neg, ok, tt.want, tt.wantNanos, tt.wantNeg, tt.wantOK)
+		}
+	}
+}
+
+// parseDecimalRef is parseDecimal written plainly, with math/big.
+func parseDecimalRef(v string) (n, nanos int64, neg, ok bool) {
+	v, neg = strings.CutPrefix(trimOWS(v), "-")
+	whole, frac, dot := strings.Cut(v, ".")
+	if !isDigits(whole) || dot && !isDigits(frac) {
+		return 0, 0, false, false
+	}
+	r, _ := new(big.Rat).SetString(v)
+	i := new(big.Int).Quo(r.Num(), r.Denom())
+	// The fraction in nanoseconds, rounded up.
+	f := new(big.Rat).Sub(r, new(big.Rat).SetInt(i))
+	f.Mul(f, big.NewRat(int64(time.Second), 1))
+	ns, rem := new(big.Int).QuoRem(f.Num(), f.Denom(), new(big.Int))
+	if rem.Sign() != 0 {
+		ns.Add(ns, big.NewInt(1))
+	}
+	if i.Cmp(big.NewInt(decimalCap)) > 0 {
+		i.SetInt64(decimalCap)
+	}
+	return i.Int64(), ns.Int64(), neg, true
+}
+
+func FuzzParseDecimal(f *testing.F) {
+	for _, tt := range parseDecimalTests() {
+		f.Add(tt.give)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		n, nanos, neg, ok := parseDecimal(v)
+		wn, wnanos, wneg, wok := parseDecimalRef(v)
+		if n != wn || nanos != wnanos || neg != wneg || ok != wok {
+			t.Errorf("parseDecimal(%q) = %d, %d, %t, %t, want %d, %d, %t, %t", v, n, nanos, neg, ok, wn, wnanos, wneg, wok)
+		}
+	})
 }
 
 // setHeaders builds a header with Set, which canonicalizes the names given in
@@ -360,6 +518,16 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectVendor, limit: 100, count: -1, anomalies: anomalyWindow},
 		},
 		{
+			name: "vendor limit with zero fraction",
+			give: setHeaders("X-Ratelimit", " 1000.00 ", "X-Ratelimit-Used", "998"),
+			want: signal{dialect: dialectVendor, limit: 1000, count: 998, window: time.Hour},
+		},
+		{
+			name: "vendor used is never a decimal",
+			give: setHeaders("X-Ratelimit", "1000", "X-Ratelimit-Used", "998.0"),
+			want: signal{dialect: dialectVendor, limit: 1000, count: -1, window: time.Hour, anomalies: anomalyCount},
+		},
+		{
 			name: "every vendor anomaly at once",
 			give: setHeaders("X-Ratelimit", "-1", "X-Ratelimit-Used", "x", "X-Ratelimit-Window", "0", "Retry-After", "later"),
 			want: signal{dialect: dialectVendor, count: -1, anomalies: anomalyLimit | anomalyCount | anomalyWindow | anomalyRetryAfter},
@@ -497,9 +665,24 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectIETF, limit: 100, count: -1, reset: t0.Add(5 * time.Second), anomalies: anomalyCount},
 		},
 		{
-			name: "ietf negative remaining",
+			name: "ietf negative remaining is 0",
 			give: setHeaders("RateLimit", `"default";r=-1;t=5`),
+			want: signal{dialect: dialectIETF, count: 0, reset: t0.Add(5 * time.Second)},
+		},
+		{
+			name: "ietf remaining and reset with fractions",
+			give: setHeaders("RateLimit", `"default";r=7.9;t=1.5`),
+			want: signal{dialect: dialectIETF, count: 7, reset: t0.Add(1500 * time.Millisecond)},
+		},
+		{
+			name: "ietf garbage remaining",
+			give: setHeaders("RateLimit", `"default";r=-;t=5`),
 			want: signal{dialect: dialectIETF, count: -1, reset: t0.Add(5 * time.Second), anomalies: anomalyCount},
+		},
+		{
+			name: "ietf reset is never a date",
+			give: setHeaders("RateLimit", `"default";r=1;t="Fri, 02 Jan 2026 03:05:35 GMT"`),
+			want: signal{dialect: dialectIETF, count: 1, anomalies: anomalyReset},
 		},
 		{
 			name: "ietf remaining over quota",
@@ -564,6 +747,31 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, anomalies: anomalyReset},
 		},
 		{
+			name: "ietf old reset as decimal delta",
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", "0.5"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, reset: t0.Add(500 * time.Millisecond)},
+		},
+		{
+			name: "ietf old reset as Unix time with decimals",
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", unix(time.Minute)+".25"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute + 250*time.Millisecond)},
+		},
+		{
+			name: "ietf old reset as HTTP date",
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", t0.Add(time.Minute).Format(http.TimeFormat)),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute)},
+		},
+		{
+			name: "ietf old reset as date in UTC",
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", "Fri, 02 Jan 2026 03:05:05 UTC"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute)},
+		},
+		{
+			name: "ietf old negative remaining is 0",
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "-3"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 0},
+		},
+		{
 			name: "ietf old remaining over limit",
 			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "200"),
 			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, anomalies: anomalyCountOverLimit},
@@ -620,6 +828,199 @@ func parseSignalTests(t0 time.Time) []struct {
 			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "61"),
 			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyCountOverLimit},
 		},
+		{
+			name: "github delta reset leaves the window unknown",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "60"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(time.Minute)},
+		},
+		{
+			name: "github reset as decimal delta",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "59.5"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(59500 * time.Millisecond)},
+		},
+		{
+			name: "github reset delta fraction rounds up to the nanosecond",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "0.0000000001"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Nanosecond)},
+		},
+		{
+			name: "github reset as HTTP date",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", t0.Add(time.Hour).Format(http.TimeFormat)),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Hour)},
+		},
+		{
+			name: "github reset as date with numeric zone",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "Fri, 02 Jan 2026 05:04:05 +0100"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Hour)},
+		},
+		{
+			name: "github reset as date beyond maxWindow",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", t0.Add(maxWindow+time.Second).Format(http.TimeFormat)),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+		},
+		{
+			name: "github reset as date before 2001",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "Mon, 01 Jan 0001 00:00:00 GMT"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+		},
+		{
+			name: "github reset as date in an unknown zone",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "Fri, 02 Jan 2026 03:05:05 PST"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+		},
+		{
+			name: "github negative reset",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "-5"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+		},
+		{
+			name: "github garbage reset",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "soon"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+		},
+		{
+			name: "github limit and remaining with zero fractions",
+			give: setHeaders("X-RateLimit-Limit", "60.0", "X-RateLimit-Remaining", "12.0"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 12},
+		},
+		{
+			name: "github fractional remaining is floored",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "\t12.9 "),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 12},
+		},
+		{
+			name: "github negative remaining is 0",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "-3"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 0},
+		},
+		{
+			name: "github negative fractional remaining is 0",
+			give: setHeaders("X-RateLimit-Remaining", "-0.5"),
+			want: signal{dialect: dialectGitHub, count: 0},
+		},
+		{
+			name: "github fractional limit",
+			give: setHeaders("X-RateLimit-Limit", "60.5", "X-RateLimit-Remaining", "1"),
+			want: signal{dialect: dialectGitHub, count: 1, anomalies: anomalyLimit},
+		},
+		{
+			name: "github signed and exponent numbers",
+			give: setHeaders("X-RateLimit-Limit", "+60", "X-RateLimit-Remaining", "1e3"),
+			want: signal{dialect: dialectGitHub, count: -1, anomalies: anomalyLimit | anomalyCount},
+		},
+		{
+			name: "github remaining without digits",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "-"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyCount},
+		},
+		{
+			name: "github remaining over maximum",
+			give: setHeaders("X-RateLimit-Remaining", "1000000000001"),
+			want: signal{dialect: dialectGitHub, count: -1, anomalies: anomalyCount},
+		},
+		{
+			name: "github fractional remaining just over maximum is floored",
+			give: setHeaders("X-RateLimit-Remaining", "1000000000000.5"),
+			want: signal{dialect: dialectGitHub, count: 1e12},
+		},
+
+		// Middleware and APIs that send the GitHub dialect, as they document it.
+		{
+			// github.com/sethvargo/go-limiter/httplimit, on a 429.
+			name: "go-limiter",
+			give: setHeaders(
+				"X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0",
+				"X-RateLimit-Reset", "Fri, 02 Jan 2026 03:04:06 UTC", "Retry-After", "Fri, 02 Jan 2026 03:04:06 UTC"),
+			want: signal{dialect: dialectGitHub, limit: 10, count: 0, reset: t0.Add(time.Second), retryAfter: time.Second, hasRetryAfter: true},
+		},
+		{
+			// go-limiter truncates the reset to the second.
+			name: "go-limiter reset truncated into the past is kept",
+			give: setHeaders("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "9", "X-RateLimit-Reset", "Fri, 02 Jan 2026 03:04:04 UTC"),
+			want: signal{dialect: dialectGitHub, limit: 10, count: 9, reset: t0.Add(-time.Second)},
+		},
+		{
+			name: "github epoch reset truncated into the past is kept",
+			give: setHeaders("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", unix(-time.Second)),
+			want: signal{dialect: dialectGitHub, limit: 10, count: 0, reset: t0.Add(-time.Second)},
+		},
+		{
+			// Discord: a Unix time with milliseconds, and headers it adds.
+			name: "discord",
+			give: setHeaders(
+				"X-RateLimit-Limit", "5", "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", unix(time.Minute)+".123",
+				"X-RateLimit-Reset-After", "60.123", "X-RateLimit-Bucket", "abcd1234"),
+			want: signal{dialect: dialectGitHub, limit: 5, count: 0, reset: t0.Add(time.Minute + 123*time.Millisecond)},
+		},
+		{
+			// Reddit: remaining as a float, reset as delta seconds, no limit.
+			name: "reddit",
+			give: setHeaders("X-Ratelimit-Used", "2", "X-Ratelimit-Remaining", "598.0", "X-Ratelimit-Reset", "540"),
+			want: signal{dialect: dialectGitHub, count: 598, reset: t0.Add(9 * time.Minute)},
+		},
+		{
+			name: "twitter",
+			give: setHeaders("x-rate-limit-limit", "900", "x-rate-limit-remaining", "899", "x-rate-limit-reset", unix(15*time.Minute)),
+			want: signal{dialect: dialectGitHub, limit: 900, count: 899, reset: t0.Add(15 * time.Minute)},
+		},
+		{
+			name: "okta",
+			give: setHeaders("X-Rate-Limit-Limit", "1200", "X-Rate-Limit-Remaining", "1199", "X-Rate-Limit-Reset", unix(time.Minute)),
+			want: signal{dialect: dialectGitHub, limit: 1200, count: 1199, reset: t0.Add(time.Minute)},
+		},
+		{
+			// github.com/didip/tollbooth, on a 429: the limit per second.
+			name: "tollbooth",
+			give: setHeaders(
+				"X-Rate-Limit-Limit", "5.00", "X-Rate-Limit-Duration", "1",
+				"X-Rate-Limit-Request-Forwarded-For", "203.0.113.7", "X-Rate-Limit-Request-Remote-Addr", "192.0.2.1:50312"),
+			want: signal{dialect: dialectGitHub, limit: 5, count: -1, window: time.Second},
+		},
+		{
+			name: "tollbooth limit under one per second",
+			give: setHeaders("X-Rate-Limit-Limit", "0.50", "X-Rate-Limit-Duration", "1"),
+			want: signal{dialect: dialectGitHub, count: -1, window: time.Second, anomalies: anomalyLimit},
+		},
+		{
+			name: "hyphenated duration as a Go duration",
+			give: setHeaders("X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "9", "X-Rate-Limit-Duration", "1m0s"),
+			want: signal{dialect: dialectGitHub, limit: 10, count: 9, window: time.Minute},
+		},
+		{
+			name: "hyphenated garbage",
+			give: setHeaders("X-Rate-Limit-Limit", "ten", "X-Rate-Limit-Remaining", "nine", "X-Rate-Limit-Reset", "later", "X-Rate-Limit-Duration", "0"),
+			want: signal{dialect: dialectGitHub, count: -1, anomalies: anomalyLimit | anomalyCount | anomalyReset | anomalyWindow},
+		},
+		{
+			name: "hyphenated negative remaining is 0",
+			give: setHeaders("X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "-3"),
+			want: signal{dialect: dialectGitHub, limit: 10, count: 0},
+		},
+		{
+			name: "hyphenated remaining over limit",
+			give: setHeaders("X-Rate-Limit-Limit", "10", "X-Rate-Limit-Remaining", "11"),
+			want: signal{dialect: dialectGitHub, limit: 10, count: -1, anomalies: anomalyCountOverLimit},
+		},
+		{
+			name: "hyphenated 10 KB limit is not read",
+			give: setHeaders("X-Rate-Limit-Limit", long, "X-Rate-Limit-Remaining", "9"),
+			want: signal{dialect: dialectGitHub, count: 9, anomalies: anomalyTooLong},
+		},
+		{
+			name: "hyphenated remaining alone is no dialect",
+			give: setHeaders("X-Rate-Limit-Remaining", "9", "X-Rate-Limit-Reset", "60"),
+			want: signal{count: -1},
+		},
+		{
+			name: "github spelling wins over the hyphenated one",
+			give: setHeaders("X-RateLimit-Limit", "60", "X-Rate-Limit-Limit", "10", "X-Rate-Limit-Duration", "1"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: -1},
+		},
+		{
+			name: "vendor wins over the hyphenated spelling",
+			give: setHeaders("X-Ratelimit", "100", "X-Rate-Limit-Limit", "10"),
+			want: signal{dialect: dialectVendor, limit: 100, count: -1, window: time.Hour},
+		},
 
 		// Retry-After, in every dialect.
 		{
@@ -641,6 +1042,21 @@ func parseSignalTests(t0 time.Time) []struct {
 			name: "retry-after of a year is valid",
 			give: setHeaders("Retry-After", "31536000"),
 			want: signal{count: -1, retryAfter: 365 * 24 * time.Hour, hasRetryAfter: true},
+		},
+		{
+			name: "retry-after with fraction",
+			give: setHeaders("Retry-After", "19.991"),
+			want: signal{count: -1, retryAfter: 19991 * time.Millisecond, hasRetryAfter: true},
+		},
+		{
+			name: "retry-after date in UTC",
+			give: setHeaders("Retry-After", "Fri, 02 Jan 2026 03:05:05 UTC"),
+			want: signal{count: -1, retryAfter: time.Minute, hasRetryAfter: true},
+		},
+		{
+			name: "retry-after negative fraction",
+			give: setHeaders("Retry-After", "-0.5"),
+			want: signal{count: -1, anomalies: anomalyRetryAfter},
 		},
 		{
 			name: "retry-after garbage",
@@ -741,8 +1157,12 @@ func benchHeaders(t0 time.Time) []struct {
 		{"ietf", base("RateLimit-Policy", `"default";q=100;w=60`, "RateLimit", `"default";r=50;t=30`)},
 		{"ietf_old", base("RateLimit-Limit", "100", "RateLimit-Remaining", "50", "RateLimit-Reset", "30")},
 		{"github", base("X-RateLimit-Limit", "5000", "X-RateLimit-Remaining", "4999", "X-RateLimit-Reset", reset, "X-RateLimit-Used", "1")},
+		{"github_date", base("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "9", "X-RateLimit-Reset", t0.Add(time.Second).Format(time.RFC1123))},
+		{"github_decimal", base("X-RateLimit-Limit", "600.0", "X-RateLimit-Remaining", "598.0", "X-RateLimit-Reset", reset+".123")},
+		{"hyphenated", base("X-Rate-Limit-Limit", "900", "X-Rate-Limit-Remaining", "899", "X-Rate-Limit-Reset", reset)},
 		{"none", base()},
 		{"retry_after", base("X-ratelimit", "1000", "X-ratelimit-used", "1000", "Retry-After", "30")},
+		{"retry_after_date", base("X-ratelimit", "1000", "X-ratelimit-used", "1000", "Retry-After", t0.Add(time.Second).Format(time.RFC1123))},
 	}
 }
 
@@ -778,19 +1198,20 @@ func BenchmarkParseSignal(b *testing.B) {
 var fuzzSignalKeys = [...]string{
 	"X-Ratelimit", "X-Ratelimit-Used", "X-Ratelimit-Window", "Retry-After", "Ratelimit-Policy", "Ratelimit",
 	"X-Ratelimit-Limit", "X-Ratelimit-Remaining", "X-Ratelimit-Reset", "Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset",
+	"X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset", "X-Rate-Limit-Duration",
 }
 
 func FuzzParseSignal(f *testing.F) {
 	t0 := headersT0
-	// Seed with the table: each case gives one input per half of the keys.
+	// Seed with the table: each case gives one input per six keys.
 	for _, tt := range parseSignalTests(t0) {
-		for half := 0; half < 2; half++ {
+		for first := 0; first < len(fuzzSignalKeys); first += 6 {
 			var vals [6]string
 			var present uint16
-			for j := range vals {
-				if vs := tt.give[fuzzSignalKeys[half*6+j]]; len(vs) > 0 {
-					vals[j] = vs[0]
-					present |= 1 << (half*6 + j)
+			for i := first; i < min(first+6, len(fuzzSignalKeys)); i++ {
+				if vs := tt.give[fuzzSignalKeys[i]]; len(vs) > 0 {
+					vals[i%6] = vs[0]
+					present |= 1 << i
 				}
 			}
 			if present != 0 {
@@ -822,6 +1243,9 @@ func FuzzParseSignal(f *testing.F) {
 		}
 		if s.dialect == dialectVendor && len(h["X-Ratelimit-Window"]) == 0 && s.window != time.Hour {
 			t.Errorf("vendor window = %v without a window header, want 1h", s.window)
+		}
+		if s.dialect == dialectGitHub && len(h["X-Rate-Limit-Duration"]) == 0 && s.window != 0 {
+			t.Errorf("github window = %v without a window header, want 0", s.window)
 		}
 		if !s.reset.IsZero() && s.reset.Sub(t0) > maxWindow {
 			t.Errorf("reset = %v, more than maxWindow after t0", s.reset)
@@ -876,6 +1300,12 @@ func FuzzParseRetryAfter(f *testing.F) {
 		// A later response never waits longer for the same value.
 		if d2, ok2 := parseRetryAfter(v, t0.Add(time.Hour)); ok2 != ok || d2 > d {
 			t.Errorf("parseRetryAfter(%q, t0+1h) = %v, %t, want at most %v, %t", v, d2, ok2, d, ok)
+		}
+		// Every date net/http reads in GMT reads the same here.
+		if tm, err := http.ParseTime(v); err == nil && strings.HasSuffix(v, " GMT") {
+			if want := min(max(tm.Sub(t0), 0), retryAfterCap); d != want || !ok {
+				t.Errorf("parseRetryAfter(%q, t0) = %v, %t, want %v, true as http.ParseTime reads it", v, d, ok, want)
+			}
 		}
 	})
 }

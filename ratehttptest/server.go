@@ -23,6 +23,21 @@
 // It is also an [http.Handler], and [Server.Start] serves it on a loopback
 // address for tests that need the wire.
 //
+// # Policies
+//
+// Config.Policy chooses the algorithm of a real limiter, so that a client is
+// not tuned against one only: fixed windows ([FixedWindow]), a sliding log
+// ([SlidingWindow]), the two-window estimate of HAProxy, Cloudflare and
+// go-chi/httprate ([WeightedWindow]), a token bucket ([TokenBucket]), the GCRA
+// of throttled and redis_rate ([GCRA]) and the leaky bucket of nginx and
+// Shopify ([LeakyBucket]). Config.CountRejected makes the counting policies
+// count the requests they reject, as HAProxy does; Config.Burst sets the
+// capacity of the bucket policies; Config.Offset sets the phase of the
+// windows. Some servers report their quota differently:
+// Config.UsedMeansUsed, Config.NegativeRemaining and Config.LowercaseHeaders
+// change the headers, and Config.OmitHeaders removes them, leaving 429 and,
+// with Config.RetryAfter, Retry-After.
+//
 // # Time
 //
 // The in-memory path ([Server.RoundTrip]) starts no goroutine and does no I/O;
@@ -56,48 +71,14 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
-
-// Policy selects how a [Server] counts requests against its limit.
-type Policy int
-
-const (
-	// FixedWindow counts requests in windows aligned to multiples of
-	// Config.Window since the Unix epoch (so minute, hour and day windows start
-	// on UTC boundaries), shifted by Config.Offset. The count resets at each
-	// window's start.
-	FixedWindow Policy = iota
-	// SlidingWindow accepts a request if fewer than Limit requests were
-	// accepted in the Window before it (a sliding log). A request accepted at
-	// ts stops counting at exactly ts+Window.
-	SlidingWindow
-	// TokenBucket keeps a bucket of Limit tokens, full at the start and refilled
-	// continuously at Limit tokens per Window; each accepted request takes one
-	// token. X-Ratelimit-Used reports the whole tokens left. Tokens are
-	// floating point; a token due at an instant is available at that instant
-	// (within 1e-9 of a token).
-	TokenBucket
-)
-
-// String returns the policy's name, such as "FixedWindow".
-func (p Policy) String() string {
-	switch p {
-	case FixedWindow:
-		return "FixedWindow"
-	case SlidingWindow:
-		return "SlidingWindow"
-	case TokenBucket:
-		return "TokenBucket"
-	}
-	return "Policy(" + strconv.Itoa(int(p)) + ")"
-}
 
 // Config describes a [Server]. Only Limit is required.
 type Config struct {
@@ -112,22 +93,64 @@ type Config struct {
 	Unit string
 	// Policy is the counting algorithm. The zero value is FixedWindow.
 	Policy Policy
-	// Offset shifts the FixedWindow boundaries: windows start at
-	// Offset + k*Window since the Unix epoch. Zero means aligned. Other
-	// policies ignore it.
+	// Offset is the phase of the windows: they start at Offset + k*Window
+	// since the Unix epoch. FixedWindow and WeightedWindow enforce their
+	// quota on these windows, and [Server.Windows] reports them under every
+	// policy. Zero means aligned to the epoch, except that the policies
+	// without windows of their own (SlidingWindow, TokenBucket, GCRA and
+	// LeakyBucket) then report windows starting at their first request; to
+	// align theirs to the epoch, set Offset to Window. A negative Offset or
+	// one beyond Window is taken modulo Window.
 	Offset time.Duration
+	// Burst is the capacity of the bucket policies (TokenBucket, GCRA,
+	// LeakyBucket): the largest burst they accept at once, while Limit per
+	// Window is their sustained rate. X-Ratelimit carries it. Zero means
+	// Limit, following [Server.SetLimit]. It must not be negative, and must
+	// be zero under the other policies.
+	Burst int
+	// CountRejected makes the counting policies (FixedWindow, SlidingWindow,
+	// WeightedWindow) count the requests they reject as well as those they
+	// accept, as HAProxy stick tables do: a client that keeps sending into
+	// 429s keeps its own count up. It must be false under the bucket
+	// policies. The default, false, counts accepted requests only.
+	// [Server.Consume] is never counted beyond what it is granted.
+	CountRejected bool
+	// NegativeRemaining reports the remaining count unclamped: Limit minus
+	// the count, below zero when more than Limit are counted (with
+	// CountRejected, or after [Server.SetLimit] lowered the limit under the
+	// count). It applies to X-Ratelimit-Used and [Event].Remaining. The
+	// default, false, reports 0 instead of a negative count.
+	NegativeRemaining bool
 	// UsedMeansUsed makes X-Ratelimit-Used carry the number of requests used
-	// in the window instead of the number remaining (the vendor's default).
+	// instead of the number remaining (the vendor's default): X-Ratelimit
+	// minus the unclamped remaining count, at least 0. That is the count of
+	// FixedWindow and SlidingWindow, floor(estimate) of WeightedWindow, the
+	// capacity minus the whole tokens of TokenBucket and GCRA, and the level
+	// rounded up of LeakyBucket.
 	UsedMeansUsed bool
 	// OmitHeaders suppresses the X-Ratelimit, X-Ratelimit-Used and
-	// X-Ratelimit-Window headers. X-Request-Id is still sent, and Retry-After
-	// is governed by RetryAfter alone.
+	// X-Ratelimit-Window headers under every policy, making a server that
+	// tells its quota only with 429 (and Retry-After, if RetryAfter is set).
+	// X-Request-Id is still sent. The default, false, sends them.
 	OmitHeaders bool
 	// RetryAfter adds a Retry-After header to 429 responses: the whole seconds,
 	// rounded up and at least 1, until the current window resets (FixedWindow)
-	// or until the next request would be accepted (other policies). The vendor
-	// never sends it, so the default is false.
+	// or until the next request would be accepted if no other arrived
+	// (other policies; for GCRA, max(TAT, now) + T - Burst*T - now, as
+	// throttled and redis_rate compute it). The vendor never sends it, so the
+	// default is false.
 	RetryAfter bool
+	// LowercaseHeaders writes the names of the headers the Server sets itself
+	// (x-ratelimit, x-ratelimit-used, x-ratelimit-window, x-request-id and
+	// retry-after; not Content-Type or Content-Length) in lowercase, directly
+	// into the [http.Header] map, as an HTTP/2 peer sends them: Header.Get
+	// with the canonical name does not find them. This matters on the
+	// in-memory path ([Server.RoundTrip], [Server.ServeHTTP]) only: over the
+	// wire ([Server.Start]) the lowercase names are sent, but Go's client
+	// canonicalises them as it reads the response. A Config.Handler that sets
+	// the canonical names adds headers beside the lowercase ones. The default,
+	// false, writes canonical names.
+	LowercaseHeaders bool
 	// Latency is the service time of every request, accepted or not. The quota
 	// decision is taken at arrival, before the wait; a request whose context
 	// ends during the wait still counts. Zero means no wait.
@@ -159,7 +182,10 @@ type WindowStats struct {
 	// Start is the window's first instant.
 	Start time.Time
 	// Limit is the limit in force at the window's end: the limit when it
-	// started, or the one set by the last [Server.SetLimit] during it.
+	// started, or the one set by the last [Server.SetLimit] during it. It is
+	// the quota available in the window under every policy: for the bucket
+	// policies, the tokens earned (or the level drained) per Window, whatever
+	// Config.Burst is. A burst can make one window accept more than Limit.
 	Limit int
 	// Accepted, Rejected and Consumed count as in [Stats].
 	Accepted, Rejected, Consumed int
@@ -177,8 +203,10 @@ type Event struct {
 	// Status is the quota decision: 200 if accepted, 429 if rejected. A
 	// Config.Handler's own status is not reflected.
 	Status int
-	// Remaining is the number of requests remaining after the decision (whole
-	// tokens for TokenBucket), whatever Config.UsedMeansUsed says.
+	// Remaining is the number of requests remaining after the decision, as
+	// [Policy] defines it per policy (whole tokens for TokenBucket), whatever
+	// Config.UsedMeansUsed says. It is negative only with
+	// Config.NegativeRemaining.
 	Remaining int
 	// BodyLen and BodyCRC are the length and CRC-32 (IEEE) of the request
 	// body; both are 0 for a request without a body.
@@ -190,7 +218,8 @@ type Event struct {
 
 // Header names and bodies sent by a [Server].
 const (
-	// HeaderLimit carries the limit per window.
+	// HeaderLimit carries the limit per window, or the capacity
+	// (Config.Burst) under the bucket policies.
 	HeaderLimit = "X-Ratelimit"
 	// HeaderUsed carries the requests remaining in the window, or the
 	// requests used with Config.UsedMeansUsed.
@@ -207,10 +236,6 @@ const (
 	// OKBody is the body of accepted requests when Config.Handler is nil.
 	OKBody = `{"ok":true}`
 )
-
-// tokenEpsilon absorbs float rounding in the token bucket, so that a token due
-// at an exact instant is available at that instant.
-const tokenEpsilon = 1e-9
 
 // Server is a simulated API enforcing a request quota. It implements
 // [http.RoundTripper] (in memory) and [http.Handler], and can serve itself on a
@@ -229,11 +254,9 @@ type Server struct {
 	nextID  int         // last X-Request-Id number issued; requires mu held
 	hook    func(Event) // requires mu held
 	stats   Stats       // requires mu held
-	origin  time.Time   // first event, for non-fixed windows; valid once windows is non-empty
+	lim     limiter     // the Policy's state; requires mu held
+	origin  time.Time   // first event, for unaligned windows; valid once windows is non-empty
 	windows []windowRec // windows with events, ascending idx; requires mu held
-	log     []time.Time // SlidingWindow: accepted instants, oldest first
-	tokens  float64     // TokenBucket: tokens left at last
-	last    time.Time   // TokenBucket: last refill; zero before the first event
 	faults  *faultState // nil without Config.Faults; has its own lock
 
 	srvMu  sync.Mutex // guards ts and cancel; never held with mu
@@ -254,28 +277,43 @@ var (
 )
 
 // NewServer returns an in-memory Server for cfg. It starts no goroutine and
-// opens no socket. It panics if cfg is invalid: Limit <= 0, a negative Window
-// or Latency, an unknown Policy, or an invalid Fault.
+// opens no socket. It panics if cfg is invalid: Limit <= 0, a negative Window,
+// Latency or Burst, an unknown Policy, Burst under a counting policy,
+// CountRejected under a bucket policy, or an invalid Fault.
 func NewServer(cfg Config) *Server {
-	switch {
-	case cfg.Limit <= 0:
-		panic("ratehttptest: Config.Limit must be > 0")
-	case cfg.Window < 0:
-		panic("ratehttptest: Config.Window must not be negative")
-	case cfg.Latency < 0:
-		panic("ratehttptest: Config.Latency must not be negative")
-	case cfg.Policy < FixedWindow || cfg.Policy > TokenBucket:
-		panic("ratehttptest: unknown Config.Policy " + cfg.Policy.String())
+	if msg := cfg.invalid(); msg != "" {
+		panic("ratehttptest: " + msg)
 	}
 	if cfg.Window == 0 {
 		cfg.Window = time.Minute
 	}
-	s := &Server{cfg: cfg, unit: cfg.Unit, limit: cfg.Limit, tokens: float64(cfg.Limit)}
+	s := &Server{cfg: cfg, unit: cfg.Unit, limit: cfg.Limit, lim: newLimiter(cfg)}
 	s.faults = newFaultState(cfg.Faults, cfg.FaultSeed)
 	if s.unit == "" {
 		s.unit = unitOf(cfg.Window)
 	}
 	return s
+}
+
+// invalid returns why cfg is invalid, or "" if it is valid.
+func (cfg *Config) invalid() string {
+	switch {
+	case cfg.Limit <= 0:
+		return "Config.Limit must be > 0"
+	case cfg.Window < 0:
+		return "Config.Window must not be negative"
+	case cfg.Latency < 0:
+		return "Config.Latency must not be negative"
+	case cfg.Policy < FixedWindow || cfg.Policy > LeakyBucket:
+		return "unknown Config.Policy " + cfg.Policy.String()
+	case cfg.Burst < 0:
+		return "Config.Burst must not be negative"
+	case cfg.Burst != 0 && !cfg.Policy.isBucket():
+		return "Config.Burst is for bucket policies, not " + cfg.Policy.String()
+	case cfg.CountRejected && cfg.Policy.isBucket():
+		return "Config.CountRejected is for counting policies, not " + cfg.Policy.String()
+	}
+	return ""
 }
 
 func unitOf(w time.Duration) string {
@@ -385,23 +423,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	h := w.Header()
-	h.Set(HeaderRequestID, d.id)
-	if !s.cfg.OmitHeaders {
-		h.Set(HeaderLimit, strconv.Itoa(d.limit))
-		if s.cfg.UsedMeansUsed {
-			h.Set(HeaderUsed, strconv.Itoa(d.used))
-		} else {
-			h.Set(HeaderUsed, strconv.Itoa(d.remaining))
-		}
-		h.Set(HeaderWindow, s.unit)
-	}
+	s.writeHeaders(w.Header(), d)
 	switch {
 	case !d.accepted:
-		if d.retryAfter > 0 {
-			secs := (d.retryAfter + time.Second - 1) / time.Second
-			h.Set("Retry-After", strconv.FormatInt(int64(max(secs, 1)), 10))
-		}
 		writeJSON(w, r, http.StatusTooManyRequests, ThrottledBody)
 	case s.cfg.Handler != nil:
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -412,131 +436,88 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// writeHeaders sets the headers of decision d in h.
+func (s *Server) writeHeaders(h http.Header, d decision) {
+	set := h.Set
+	if s.cfg.LowercaseHeaders {
+		set = func(name, value string) { h[strings.ToLower(name)] = []string{value} }
+	}
+	set(HeaderRequestID, d.id)
+	if !s.cfg.OmitHeaders {
+		set(HeaderLimit, strconv.Itoa(d.limit))
+		if s.cfg.UsedMeansUsed {
+			set(HeaderUsed, strconv.Itoa(d.used))
+		} else {
+			set(HeaderUsed, strconv.Itoa(d.remaining))
+		}
+		set(HeaderWindow, s.unit)
+	}
+	if d.retryAfter > 0 {
+		secs := (d.retryAfter + time.Second - 1) / time.Second
+		set("Retry-After", strconv.FormatInt(int64(max(secs, 1)), 10))
+	}
+}
+
 // arrive takes the quota decision for one request arriving now.
 func (s *Server) arrive() decision {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	s.nextID++
-	d := decision{now: now, id: fmt.Sprintf("req-%06d", s.nextID), hook: s.hook, limit: s.limit}
+	d := decision{now: now, id: fmt.Sprintf("req-%06d", s.nextID), hook: s.hook, limit: s.lim.capacity(s.limit)}
 	rec := s.windowAt(now)
-	d.accepted = s.admit(now, 1, rec) == 1
+	d.accepted = s.lim.take(now, s.limit, 1) == 1
 	if d.accepted {
 		rec.Accepted++
 		s.stats.Accepted++
 	} else {
+		s.lim.reject(now)
 		rec.Rejected++
 		s.stats.Rejected++
 		if s.cfg.RetryAfter {
-			d.retryAfter = s.retryAfter(now)
+			d.retryAfter = s.lim.wait(now, s.limit)
 		}
 	}
-	d.remaining, d.used = s.quota(rec)
+	d.remaining, d.used = s.quota(now, d.limit)
 	return d
 }
 
-// admit grants up to n units of quota at now and returns how many it granted.
-// rec is the window containing now. Requires mu held.
-func (s *Server) admit(now time.Time, n int, rec *WindowStats) int {
-	var free int
-	switch s.cfg.Policy {
-	case FixedWindow:
-		free = s.limit - rec.Accepted - rec.Consumed
-	case SlidingWindow:
-		s.expire(now)
-		free = s.limit - len(s.log)
-	case TokenBucket:
-		s.refill(now)
-		free = int(math.Floor(s.tokens + tokenEpsilon))
+// quota returns the remaining count to report after a decision at now, and
+// the used count: capacity minus the unclamped remaining count, at least 0.
+// Requires mu held.
+func (s *Server) quota(now time.Time, capacity int) (remaining, used int) {
+	remaining = s.lim.remaining(now, s.limit)
+	used = max(0, capacity-remaining)
+	if !s.cfg.NegativeRemaining {
+		remaining = max(0, remaining)
 	}
-	g := max(0, min(n, free))
-	switch s.cfg.Policy {
-	case SlidingWindow:
-		for range g {
-			s.log = append(s.log, now)
-		}
-	case TokenBucket:
-		s.tokens -= float64(g)
-	}
-	return g
+	return remaining, used
 }
 
-// quota returns the remaining and used counts as of the last admit. Requires
-// mu held.
-func (s *Server) quota(rec *WindowStats) (remaining, used int) {
-	switch s.cfg.Policy {
-	case FixedWindow:
-		used = rec.Accepted + rec.Consumed
-		return max(0, s.limit-used), used
-	case SlidingWindow:
-		return max(0, s.limit-len(s.log)), len(s.log)
-	default:
-		remaining = max(0, int(math.Floor(s.tokens+tokenEpsilon)))
-		return remaining, max(0, s.limit-remaining)
-	}
-}
-
-// expire drops sliding-log entries that are a Window old or older. Requires mu held.
-func (s *Server) expire(now time.Time) {
-	i := 0
-	for i < len(s.log) && now.Sub(s.log[i]) >= s.cfg.Window {
-		i++
-	}
-	s.log = s.log[i:]
-}
-
-// refill adds the tokens earned since the last refill. Requires mu held.
-func (s *Server) refill(now time.Time) {
-	if !s.last.IsZero() {
-		if el := now.Sub(s.last); el > 0 {
-			s.tokens += float64(el) * float64(s.limit) / float64(s.cfg.Window)
-			s.tokens = min(s.tokens, float64(s.limit))
-		}
-	}
-	s.last = now
-}
-
-// retryAfter returns the time from now until a request could be accepted:
-// the window's reset for FixedWindow, the next free slot otherwise. Requires
-// mu held, after admit.
-func (s *Server) retryAfter(now time.Time) time.Duration {
-	w := s.cfg.Window
-	switch s.cfg.Policy {
-	case FixedWindow:
-		return s.windowStart(s.index(now) + 1).Sub(now)
-	case SlidingWindow:
-		if s.limit <= 0 || len(s.log) < s.limit {
-			return w
-		}
-		return s.log[len(s.log)-s.limit].Add(w).Sub(now)
-	default:
-		if s.limit <= 0 {
-			return w
-		}
-		need := 1 - tokenEpsilon - s.tokens // as admit judges it
-		return time.Duration(math.Ceil(need * float64(w) / float64(s.limit)))
-	}
+// aligned reports whether the accounting windows are aligned to the Unix
+// epoch and Config.Offset rather than to the first event.
+func (s *Server) aligned() bool {
+	return s.cfg.Policy.periodic() || s.cfg.Offset != 0
 }
 
 // index returns the number of the window containing t. Requires mu held.
 func (s *Server) index(t time.Time) int64 {
-	w := int64(s.cfg.Window)
-	if s.cfg.Policy == FixedWindow {
-		return floorDiv(t.UnixNano()-int64(s.cfg.Offset), w)
+	if s.aligned() {
+		return periods{s.cfg.Window, s.cfg.Offset}.index(t)
 	}
-	return floorDiv(int64(t.Sub(s.origin)), w)
+	return floorDiv(int64(t.Sub(s.origin)), int64(s.cfg.Window))
 }
 
 // windowStart returns the first instant of window idx. Requires mu held.
 func (s *Server) windowStart(idx int64) time.Time {
-	if s.cfg.Policy == FixedWindow {
-		return time.Unix(0, idx*int64(s.cfg.Window)+int64(s.cfg.Offset)).UTC()
+	if s.aligned() {
+		return periods{s.cfg.Window, s.cfg.Offset}.start(idx)
 	}
 	return s.origin.Add(time.Duration(idx) * s.cfg.Window)
 }
 
 // windowAt returns the record of the window containing t, creating it if
-// needed. The first call fixes the origin of non-fixed windows. A t before
+// needed. The first call fixes the origin of unaligned windows. A t before
 // the last record (a wall clock stepped back) is counted in the last record.
 // Requires mu held.
 func (s *Server) windowAt(t time.Time) *WindowStats {
@@ -551,29 +532,24 @@ func (s *Server) windowAt(t time.Time) *WindowStats {
 	return &s.windows[len(s.windows)-1].WindowStats
 }
 
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
-}
-
-// SetLimit changes the limit from now on; responses report the new limit.
-// A FixedWindow keeps the current window's count, so lowering the limit below
-// it rejects requests until the window resets. A SlidingWindow keeps its log.
-// A TokenBucket is refilled at the old rate up to now, then refills at the new
-// rate and holds at most n tokens. A negative n is taken as 0, which rejects
-// every request.
+// SetLimit changes the limit from now on; responses report the new limit (or
+// the bucket's capacity, Config.Burst, if it is not zero). A negative n is
+// taken as 0, which rejects every request.
+//
+// A FixedWindow or WeightedWindow keeps its counts, so lowering the limit
+// below them rejects requests until they age out. A SlidingWindow keeps its
+// log. A TokenBucket is refilled at the old rate up to now, then refills at
+// the new rate and holds at most its capacity (n when Burst is zero). A GCRA
+// keeps its theoretical arrival time, as a GCRA store does when its rate
+// changes, and spaces later requests by Window/n. A LeakyBucket is drained at
+// the old rate up to now, then at the new rate; its level is kept, even above
+// a lowered capacity.
 func (s *Server) SetLimit(n int) {
 	n = max(n, 0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
-	if s.cfg.Policy == TokenBucket {
-		s.refill(now)
-		s.tokens = min(s.tokens, float64(n))
-	}
+	s.lim.setLimit(now, s.limit, n)
 	s.limit = n
 	if len(s.windows) > 0 {
 		s.windowAt(now).Limit = n
@@ -583,7 +559,8 @@ func (s *Server) SetLimit(n int) {
 // Consume lets a background consumer take up to n requests of the quota now,
 // as if another client had made them, and returns how many were granted. The
 // grants count in [Stats].Consumed and [WindowStats].Consumed, not in Accepted,
-// and call no hook. A non-positive n grants nothing and is not recorded.
+// and call no hook. The part not granted is not counted, even with
+// Config.CountRejected. A non-positive n grants nothing and is not recorded.
 func (s *Server) Consume(n int) int {
 	if n <= 0 {
 		return 0
@@ -592,7 +569,7 @@ func (s *Server) Consume(n int) int {
 	defer s.mu.Unlock()
 	now := time.Now()
 	rec := s.windowAt(now)
-	g := s.admit(now, n, rec)
+	g := s.lim.take(now, s.limit, n)
 	rec.Consumed += g
 	s.stats.Consumed += g
 	return g
@@ -608,9 +585,11 @@ func (s *Server) Stats() Stats {
 // Windows returns one entry per window, oldest first, from the window of the
 // first request (or [Server.Consume]) to the window of the latest request,
 // Consume or [Server.SetLimit], including windows without traffic between them.
-// FixedWindow reports its enforcement windows; other policies report
-// consecutive Window-long periods starting at the first arrival. Windows
-// returns nil before the first request.
+// The windows are consecutive and Window long. FixedWindow and WeightedWindow
+// report their enforcement windows; the other policies report windows that
+// start at Config.Offset + k*Window since the Unix epoch if Offset is not
+// zero, and at their first arrival otherwise. Windows returns nil before the
+// first request.
 func (s *Server) Windows() []WindowStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()

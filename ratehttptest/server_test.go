@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -832,5 +833,69 @@ func TestFloorDiv(t *testing.T) {
 		if got := floorDiv(tt.a, tt.b); got != tt.want {
 			t.Errorf("floorDiv(%d, %d) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
+	}
+}
+
+func TestLowercaseHeaders(t *testing.T) {
+	srv := NewServer(Config{Limit: 1, Window: time.Hour, Policy: SlidingWindow, RetryAfter: true, LowercaseHeaders: true})
+	for i, want := range []http.Header{
+		{"x-ratelimit": {"1"}, "x-ratelimit-used": {"0"}, "x-ratelimit-window": {"hour"}, "x-request-id": {"req-000001"}},
+		{"x-ratelimit": {"1"}, "x-ratelimit-used": {"0"}, "x-ratelimit-window": {"hour"}, "x-request-id": {"req-000002"}, "retry-after": {"3600"}},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://api.test/", nil)
+		resp, err := srv.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := resp.Header.Clone()
+		if got.Get("Content-Type") != "application/json" || got.Get("Content-Length") == "" {
+			t.Errorf("request %d: RoundTrip header %v, want canonical Content-Type and Content-Length", i, got)
+		}
+		delete(got, "Content-Type")
+		delete(got, "Content-Length")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("request %d: RoundTrip header = %v, want %v", i, got, want)
+		}
+		if v := resp.Header.Get(HeaderLimit); v != "" {
+			t.Errorf("request %d: Header.Get(%q) = %q, want \"\" (the key is lowercase)", i, HeaderLimit, v)
+		}
+	}
+}
+
+// TestLowercaseHeadersWire checks that the lowercase names go over the wire
+// and that Go's client canonicalises them; it uses real sockets, so it runs
+// outside a synctest bubble.
+func TestLowercaseHeadersWire(t *testing.T) {
+	srv := NewServer(Config{Limit: 1, Window: time.Hour, Policy: GCRA, RetryAfter: true, LowercaseHeaders: true})
+	url := srv.Start()
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: api.test\r\nConnection: close\r\n\r\n")
+	raw, err := io.ReadAll(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"\r\nx-ratelimit: 1\r\n", "\r\nx-ratelimit-used: 0\r\n", "\r\nx-request-id: req-000001\r\n"} {
+		if !strings.Contains(string(raw), line) {
+			t.Errorf("raw response %q does not contain %q", raw, line)
+		}
+	}
+
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("X-Ratelimit") != "1" || resp.Header.Get("Retry-After") != "3600" {
+		t.Errorf("GET = %d %v, want 429 with canonical X-Ratelimit 1 and Retry-After 3600", resp.StatusCode, resp.Header)
 	}
 }

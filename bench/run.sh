@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # run.sh runs every comparison of ratehttp with its peers and prints tables:
 #   1. cost per request (go benchmarks, summarised by benchstat and by
-#      benchtab as ratios to the bare transport of the same run),
+#      benchtab as ratios to the bare transport of the same run; then
+#      instructions per request on the stub base, counted with valgrind's
+#      callgrind by cmd/instr, deterministic where times are not),
 #   2. quota behaviour (cmd/quota, real time, loopback),
 #   3. memory of a retried 64 MiB upload (cmd/memory).
-# It takes 13–14 minutes on 2 cores. Raw outputs are kept in $OUT
-# (default: a new temporary directory, printed at the end).
+# It takes 14–15 minutes on 2 cores (the instruction count about 1). Raw
+# outputs are kept in $OUT (default: a new temporary directory, printed at
+# the end).
 #
 # Settings (environment): COUNT (6) passes over the benchmarks, CPU (1,2,8),
 # BENCHTIME (100ms) per stub benchmark and pass, LOOPBACK_BENCHTIME (300ms)
 # per loopback benchmark and pass, QUOTA_FLAGS and MEMORY_FLAGS passed to the
-# programs, SKIP (any of cost, quota, memory) to leave parts out.
+# programs, INSTR_FLAGS passed to cmd/instr, VALGRIND (valgrind) the program
+# it runs, SKIP (any of cost, instr, quota, memory) to leave parts out.
 set -euo pipefail
 
 cd "$(dirname "$0")"
@@ -20,6 +24,8 @@ BENCHTIME=${BENCHTIME:-100ms}
 LOOPBACK_BENCHTIME=${LOOPBACK_BENCHTIME:-300ms}
 QUOTA_FLAGS=${QUOTA_FLAGS:-}
 MEMORY_FLAGS=${MEMORY_FLAGS:-}
+INSTR_FLAGS=${INSTR_FLAGS:-}
+VALGRIND=${VALGRIND:-valgrind}
 SKIP=${SKIP:-}
 OUT=${OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ratehttp-bench.XXXXXX")}
 mkdir -p "$OUT"
@@ -32,6 +38,9 @@ go test -c -o "$OUT/bench.test" .
 for cmd in benchtab quota memory; do
 	go build -o "$OUT/$cmd" "./cmd/$cmd"
 done
+# A heap at the same address in every run keeps the page allocator's work,
+# and so the count, the same (see cmd/instr).
+GOEXPERIMENT=norandomizedheapbase64 go build -o "$OUT/instr" ./cmd/instr
 
 echo "## Machine"
 echo
@@ -82,6 +91,22 @@ if ! skip cost; then
 		echo '```'
 		"$BENCHSTAT" "$OUT/cost.txt"
 		echo '```'
+	fi
+fi
+
+if ! skip instr; then
+	echo
+	echo "## Instructions per request"
+	echo
+	if ! command -v "$VALGRIND" >/dev/null 2>&1; then
+		echo "Skipped: $VALGRIND not found (install valgrind, or set SKIP=instr)."
+		echo "run.sh: $VALGRIND not found; instructions per request skipped" >&2
+	elif [[ $(go env GOARCH) != amd64 ]]; then
+		echo "Skipped: cmd/instr counts on amd64 only."
+		echo "run.sh: not amd64; instructions per request skipped" >&2
+	else
+		# shellcheck disable=SC2086 # INSTR_FLAGS is a list of flags
+		"$OUT/instr" -valgrind "$VALGRIND" -keep "$OUT/callgrind" $INSTR_FLAGS | tee "$OUT/instr.txt"
 	fi
 fi
 

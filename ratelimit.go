@@ -64,9 +64,16 @@ const (
 //     budget is earned back at limit/window and an empty budget waits one
 //     slot, not a whole window.
 //
-// A 429 empties the budget only when its headers say nothing remains; a 429
-// that says nothing (a proxy's, a burst limit's) pauses the key for one slot,
-// and a Retry-After pauses it for that long, capped by the maximum wait.
+// A 429 empties the budget only when its headers say nothing remains, and a
+// Retry-After pauses the key for that long, whatever the maximum wait (a
+// request that cannot wait so long is refused; one longer than the window,
+// or an hour, is nonsense and ignored). Whatever the model believes, the
+// guard (iquota.Guard) holds the key after a 429 the model did not foresee:
+// one request at a time until an answer that is not a 429, and a ceiling on
+// the pace that drops and climbs back. A spent budget that no reset from the
+// server bounds is tested by one request once a window or the maximum wait
+// has passed without news (stale), so a wrong belief never refuses every
+// request for good.
 //
 // Pacing uses a rate.Limiter at limit/window. Waiting is done here, not with
 // rate.Limiter.Wait. Requests that must wait form a queue in arrival order
@@ -532,9 +539,11 @@ func (q *quota) decide(now time.Time, slot, reserve bool) (t ticket, ok bool, d 
 		t := q.take(now)
 		t.probe = true
 		return t, true, 0, nil
+	case q.limit <= 0 && !q.guard.Calm() && q.inflight.Load() >= iquota.MaxInFlight:
+		return ticket{}, false, -1, nil // until an answer comes
 	}
 	switch {
-	case q.limit > 0 && !q.anchored && q.window > 0:
+	case q.limit > 0 && !q.anchored:
 		q.winProbing = true
 		return q.takeProbe(now), true, 0, nil
 	case slot:
@@ -905,7 +914,8 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 	if resp == nil {
 		q.mu.Lock()
 		q.inflight.Add(-1)
-		woke := q.guard.Observe(now, t.sent, 0, -1, t.probe, t.foreseen, q.bounds(now))
+		woke := q.guard.Observe(now, t.sent, 0, -1, t.probe, t.foreseen, q.bounds(now)) ||
+			q.limit <= 0 && !q.guard.Calm()
 		if woke || q.probing || q.winProbing || q.undecided() {
 			// The probe failed: wake a waiter to probe again.
 			q.probing, q.winProbing = false, false
@@ -973,8 +983,9 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 			sig.anomalies |= anomalyRetryAfter
 		}
 	}
-	if q.guard.Observe(now, t.sent, resp.StatusCode, ra, t.probe, t.foreseen, q.bounds(now)) {
-		renew = true
+	if q.guard.Observe(now, t.sent, resp.StatusCode, ra, t.probe, t.foreseen, q.bounds(now)) ||
+		q.limit <= 0 && !q.guard.Calm() {
+		renew = true // wake the requests waiting on the guard
 	}
 	if throttled && sig.hasRetryAfter {
 		// Every request of the key waits until the instant the server

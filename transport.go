@@ -35,6 +35,12 @@
 //
 // # Waiting and errors
 //
+// After a 429 the model did not foresee, a key sends one request at a time
+// until an answer that is not a 429, waiting the Retry-After or a doubling
+// interval between them, and its pace drops and climbs back (see
+// internal/quota's Guard): a key that draws 429s never keeps sending at full
+// pace into them.
+//
 // Requests that wait for their quota go in the order they came, across
 // pauses, window resets and changes of the quota. A request waits only as
 // long as its context allows, and no wait it foresees may pass the maximum
@@ -158,12 +164,16 @@ func WithUsedMeaning(m UsedMeaning) Option {
 	return optionFunc(func(c *config) { c.used = m })
 }
 
-// WithMaxWait bounds how long a request may wait for its quota, and caps the
-// wait a Retry-After asks for. A request that would wait longer fails at once
-// with a [*RateLimitError]. The bound applies to each wait a request foresees:
+// WithMaxWait bounds how long a request may wait for its quota, and for a
+// retry. A request that would wait longer fails at once with a
+// [*RateLimitError]. The bound applies to each wait a request foresees:
 // behind other waiting requests, the least they need; first in line, its own
-// slot (see the package documentation). The default is [DefaultMaxWait]; zero or negative
-// means a request never waits for the quota.
+// slot (see the package documentation); a wait it cannot foresee (for the
+// answer to another request's probe, for its turn) ends at the bound with a
+// [*RateLimitError]. It never shortens a wait the server asks for: a retry
+// whose Retry-After (or the quota's pause) is longer is not made, and the
+// response is returned. The default is [DefaultMaxWait]; zero or negative
+// means a request never waits.
 func WithMaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxWait = max(d, 0) })
 }

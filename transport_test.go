@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 func TestMain(m *testing.M) {
@@ -127,7 +129,7 @@ func TestRetryAfter(t *testing.T) {
 		{"longer than the default maximum wait", func(time.Time) string { return "600" }, nil, 0, 429},
 		{"longer than WithMaxWait", func(time.Time) string { return "60" }, []Option{WithMaxWait(45 * time.Second)}, 0, 429},
 		{"WithMaxWait(0)", func(time.Time) string { return "30" }, []Option{WithMaxWait(0)}, 0, 429},
-		{"a year: nonsense, ignored", func(time.Time) string { return "31536000" }, nil, 250 * time.Millisecond, 200},
+		{"a year: nonsense, ignored", func(time.Time) string { return "31536000" }, nil, iquota.MinProbeWait, 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

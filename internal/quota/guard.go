@@ -48,15 +48,17 @@ func (s State) String() string {
 const (
 	Beta = 0.85
 	C    = 0.05 // per second cubed
-	// MinProbeWait is the shortest wait before a probe: with the 429
-	// that started the episode, at most three 429s can come from the
-	// guard's probes in any one second.
-	MinProbeWait = 250 * time.Millisecond
+	// MinProbeWait is the shortest wait before a probe; the waits double
+	// from it: with the 429 that started the episode, the guard's probes
+	// draw at most two 429s in any one second.
+	MinProbeWait = 500 * time.Millisecond
+	// MaxInFlight bounds the requests in flight of a key whose server
+	// sends no quota headers, while the guard holds a ceiling: nothing
+	// foretells the end of such a server's window, and every request in
+	// flight when it comes is rejected.
+	MaxInFlight = 2
 	// k is how long the ceiling takes to climb back to rmax, in seconds.
 	k = 1.4422495703074083 // ∛((1−Beta)/C)
-	// ceilingSpan is how far above rmax the ceiling climbs before the
-	// guard forgets it: by then it binds no pace worth having.
-	ceilingSpan = 8
 )
 
 // Guard is the safety net of one quota key. It knows nothing of the quota's
@@ -136,7 +138,10 @@ func (g *Guard) Until(now time.Time, b Bounds) time.Time {
 
 // Ceiling returns the cap the guard puts on the pace at now, in requests per
 // second, or +Inf when there is none. It is Beta times the rate that drew
-// the cut until the probing that followed ends, then climbs.
+// the cut until the probing that followed ends, then climbs, but never past
+// twice the most the server was seen to accept (the rate that drew the cut,
+// or the last second's): a climb that no answer bears out would otherwise
+// let every worker send at once into the next rejection.
 func (g *Guard) Ceiling(now time.Time) float64 {
 	if g.cutAt.IsZero() {
 		return math.Inf(1)
@@ -145,7 +150,7 @@ func (g *Guard) Ceiling(now time.Time) float64 {
 		return Beta * g.rmax
 	}
 	t := max(now.Sub(g.cutAt).Seconds(), 0) - k
-	return g.rmax * (1 + C*t*t*t)
+	return min(g.rmax*(1+C*t*t*t), 2*max(g.rmax, g.meter.Rate(now)))
 }
 
 // Observe folds in the answer to a request sent at sent, received at now:
@@ -180,8 +185,8 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 				g.cutAt = now
 			}
 		}
-		if c := g.Ceiling(now); !g.cutAt.IsZero() && (c >= b.Pace || c >= ceilingSpan*g.rmax) {
-			g.cutAt = time.Time{}
+		if !g.cutAt.IsZero() && g.Ceiling(now) >= b.Pace {
+			g.cutAt = time.Time{} // the model's pace binds again
 		}
 		return changed
 	}

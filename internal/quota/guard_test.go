@@ -30,61 +30,61 @@ type step struct {
 }
 
 func TestGuard(t *testing.T) {
-	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: 2 * time.Second}
+	b := Bounds{Pace: 20, Slot: 100 * ms, MaxWait: 4 * time.Second}
 	tests := []struct {
 		name  string
 		steps []step
 	}{
 		{"open admits everything", []step{
 			{at: 0, admit: true, wantOK: true},
-			{at: 10 * ms, status: 200, ra: -1},
-			{at: 10 * ms, admit: true, wantOK: true},
+			{at: 20 * ms, status: 200, ra: -1},
+			{at: 20 * ms, admit: true, wantOK: true},
 		}},
 		{"unforeseen 429: one probe at a time, doubling from the minimum wait", []step{
 			{at: 0, status: 429, ra: -1, wantState: Probing},
-			{at: 100 * ms, admit: true, wantWait: 150 * ms, wantState: Probing},
-			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
-			{at: 260 * ms, admit: true, wantWait: -1, wantState: Probing},
-			{at: 300 * ms, status: 429, sent: 250 * ms, ra: -1, probe: true, wantState: Probing},
-			{at: 700 * ms, admit: true, wantWait: 100 * ms, wantState: Probing},
-			{at: 800 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
-			{at: 850 * ms, status: 429, sent: 800 * ms, ra: -1, probe: true, wantState: Probing},
-			{at: 1800 * ms, admit: true, wantWait: 50 * ms, wantState: Probing},
-			{at: 1850 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
-			{at: 1900 * ms, status: 200, sent: 1850 * ms, ra: -1, probe: true, wantState: Open},
-			{at: 1900 * ms, admit: true, wantOK: true, wantState: Open},
+			{at: 200 * ms, admit: true, wantWait: 300 * ms, wantState: Probing},
+			{at: 500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 520 * ms, admit: true, wantWait: -1, wantState: Probing},
+			{at: 600 * ms, status: 429, sent: 500 * ms, ra: -1, probe: true, wantState: Probing},
+			{at: 1400 * ms, admit: true, wantWait: 200 * ms, wantState: Probing},
+			{at: 1600 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 1700 * ms, status: 429, sent: 1600 * ms, ra: -1, probe: true, wantState: Probing},
+			{at: 3600 * ms, admit: true, wantWait: 100 * ms, wantState: Probing},
+			{at: 3700 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 3800 * ms, status: 200, sent: 3700 * ms, ra: -1, probe: true, wantState: Open},
+			{at: 3800 * ms, admit: true, wantOK: true, wantState: Open},
 		}},
 		{"Retry-After sets the probe's wait", []step{
-			{at: 0, status: 429, ra: 3 * time.Second, wantState: Probing},
-			{at: 2 * time.Second, admit: true, wantWait: time.Second, wantState: Probing},
-			{at: 3 * time.Second, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 0, status: 429, ra: 6 * time.Second, wantState: Probing},
+			{at: 4 * time.Second, admit: true, wantWait: 2 * time.Second, wantState: Probing},
+			{at: 6 * time.Second, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
 		}},
 		{"the doubling stops at the maximum wait", []step{
 			{at: 0, status: 429, ra: -1, wantState: Probing},
-			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
-			{at: 250 * ms, status: 429, sent: 250 * ms, ra: -1, probe: true, wantState: Probing},   // +500ms
-			{at: 750 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},         //
-			{at: 750 * ms, status: 429, sent: 750 * ms, ra: -1, probe: true, wantState: Probing},   // +1s
-			{at: 1750 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},        //
-			{at: 1750 * ms, status: 429, sent: 1750 * ms, ra: -1, probe: true, wantState: Probing}, // +2s
-			{at: 3750 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
-			{at: 3750 * ms, status: 429, sent: 3750 * ms, ra: -1, probe: true, wantState: Probing}, // +2s, capped
-			{at: 5700 * ms, admit: true, wantWait: 50 * ms, wantState: Probing},
+			{at: 500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 500 * ms, status: 429, sent: 500 * ms, ra: -1, probe: true, wantState: Probing},   // +500ms
+			{at: 1500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},        //
+			{at: 1500 * ms, status: 429, sent: 1500 * ms, ra: -1, probe: true, wantState: Probing}, // +1s
+			{at: 3500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},        //
+			{at: 3500 * ms, status: 429, sent: 3500 * ms, ra: -1, probe: true, wantState: Probing}, // +2s
+			{at: 7500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 7500 * ms, status: 429, sent: 7500 * ms, ra: -1, probe: true, wantState: Probing}, // +2s, capped
+			{at: 11400 * ms, admit: true, wantWait: 100 * ms, wantState: Probing},
 		}},
 		{"429s of requests sent before the episode do not push the probe back", []step{
-			{at: 0, status: 429, sent: -10 * ms, ra: -1, wantState: Probing},
-			{at: 5 * ms, status: 429, sent: -8 * ms, ra: -1, wantState: Probing},
-			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 0, status: 429, sent: -20 * ms, ra: -1, wantState: Probing},
+			{at: 10 * ms, status: 429, sent: -16 * ms, ra: -1, wantState: Probing},
+			{at: 500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
 		}},
 		{"a success sent before the episode does not end it", []step{
-			{at: 0, status: 429, sent: -10 * ms, ra: -1, wantState: Probing},
-			{at: 5 * ms, status: 200, sent: -8 * ms, ra: -1, wantState: Probing},
+			{at: 0, status: 429, sent: -20 * ms, ra: -1, wantState: Probing},
+			{at: 10 * ms, status: 200, sent: -16 * ms, ra: -1, wantState: Probing},
 		}},
 		{"a lost probe frees the way after the current interval", []step{
 			{at: 0, status: 429, ra: -1, wantState: Probing},
-			{at: 250 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
-			{at: 260 * ms, status: 0, sent: 250 * ms, ra: -1, probe: true, wantState: Probing},
-			{at: 700 * ms, admit: true, wantWait: 60 * ms, wantState: Probing},
+			{at: 500 * ms, admit: true, wantOK: true, wantProbe: true, wantState: Probing},
+			{at: 520 * ms, status: 0, sent: 500 * ms, ra: -1, probe: true, wantState: Probing},
+			{at: 1400 * ms, admit: true, wantWait: 120 * ms, wantState: Probing},
 		}},
 	}
 	for _, tt := range tests {
@@ -120,7 +120,7 @@ func TestGuardCeiling(t *testing.T) {
 	}{
 		{"model pace binds", 20, 100, 20},
 		{"accepted rate binds", math.Inf(1), 10, 10},
-		{"nothing known: one per minimum wait", math.Inf(1), 0, 4},
+		{"nothing known: one per minimum wait", math.Inf(1), 0, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,70 @@
+// Command conform runs the conformance cases against ratehttp and its
+// contrasts and prints the figures as a markdown table.
+//
+// Usage:
+//
+//	go run ./cmd/conform [-case regexp] [-duration d]
+//
+// Progress goes to stderr, the tables to stdout. The exit status is 1 when a
+// case could not be run for a reason other than a missing server binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"time"
+
+	"github.com/ratehttp/ratehttp/conformance"
+)
+
+func main() {
+	caseRe := flag.String("case", "", "run only the cases whose name matches this regular expression")
+	duration := flag.Duration("duration", 0, "length of each run (default: 6s or three windows, whichever is longer)")
+	flag.Parse()
+	re, err := regexp.Compile(*caseRe)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "conform: -case: %v\n", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var cases []conformance.Case
+	for _, c := range conformance.Cases() {
+		if re.MatchString(c.Name) {
+			cases = append(cases, c)
+		}
+	}
+	failed := false
+	var rows []conformance.Row
+	for _, c := range cases {
+		for _, kind := range conformance.Clients {
+			if ctx.Err() != nil {
+				break
+			}
+			fmt.Fprintf(os.Stderr, "%s, %s ...\n", c.Name, kind)
+			r, err := conformance.Run(ctx, c, kind, conformance.Options{Duration: *duration})
+			rows = append(rows, conformance.Row{Case: c, Client: kind, Result: r, Err: err})
+			switch {
+			case errors.Is(err, conformance.ErrUnavailable):
+				fmt.Fprintf(os.Stderr, "  skipped: %v\n", err)
+			case err != nil:
+				fmt.Fprintf(os.Stderr, "  error: %v\n", err)
+				failed = true
+			default:
+				fmt.Fprintf(os.Stderr, "  %v\n", r)
+			}
+		}
+	}
+	fmt.Printf("Measured %s UTC; 8 workers with unlimited demand per run.\n\n", time.Now().UTC().Format("2006-01-02 15:04"))
+	fmt.Println(conformance.Configs(cases))
+	fmt.Print(conformance.Table(rows))
+	if failed {
+		os.Exit(1)
+	}
+}

@@ -184,7 +184,10 @@ type quota struct {
 	otherRate   float64 // requests per second others take from the quota (EWMA)
 	pauseUntil  time.Time
 	heardAt     time.Time // when the newest response was read
-	lastTake    time.Time // when take last handed out a ticket
+	// windowGuessed: the server sends resets but no window, and window is
+	// the longest wait for a reset seen, in whole seconds.
+	windowGuessed bool
+	lastTake      time.Time // when take last handed out a ticket
 
 	// newsSeq is the seq of the newest response whose limit, window and
 	// dialect were applied: an older response arriving late changes none.
@@ -313,7 +316,10 @@ func (q *quota) modelPace(now time.Time) (rate.Limit, int) {
 	}
 	if q.window > 0 {
 		r := rate.Limit(float64(q.limit) / q.window.Seconds())
-		if q.slotMode {
+		if q.slotMode || q.windowGuessed {
+			// One at a time: the budget is earned back slot by slot,
+			// or the window is only a guess (a bucket's refill may be
+			// slower than its window's limit).
 			return r, 1
 		}
 		return r, burstFor(q.limit)
@@ -952,8 +958,16 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 			q.dialect = sig.dialect
 		}
 		if sig.window > 0 && sig.window != q.window {
-			q.window = sig.window
+			q.window, q.windowGuessed = sig.window, false
 			q.resetAt = time.Time{}
+		}
+	}
+	if sig.window == 0 && (q.window == 0 || q.windowGuessed) && sig.reset.After(now) {
+		// No window header, but a reset: the window is at least as long
+		// as the longest wait for a reset seen, in whole seconds (resets
+		// are often truncated or rounded to the second).
+		if w := (sig.reset.Sub(now) + time.Second - 1).Truncate(time.Second); w > q.window {
+			q.window, q.windowGuessed = w, true
 		}
 	}
 	if q.limit > 0 && q.window > 0 && q.resetAt.IsZero() {

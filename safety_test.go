@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -237,6 +238,79 @@ func TestUnforeseen429Probes(t *testing.T) {
 		}
 		if len(during) == 0 {
 			t.Errorf("no probe while the server rejected")
+		}
+	})
+}
+
+// bucketBase is a token bucket in the style of tollbooth and redis_rate
+// handlers: rate per second in RateLimit-Limit, the tokens left in
+// RateLimit-Remaining, and a reset of "1" (the next second), nothing else.
+type bucketBase struct {
+	mu                 sync.Mutex
+	rate, capacity     float64
+	tokens             float64
+	last               time.Time
+	accepted, rejected int
+}
+
+func (b *bucketBase) RoundTrip(r *http.Request) (*http.Response, error) {
+	b.mu.Lock()
+	now := time.Now()
+	if b.last.IsZero() {
+		b.tokens = b.capacity
+	} else {
+		b.tokens = min(b.capacity, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	code := 200
+	if b.tokens >= 1 {
+		b.tokens--
+		b.accepted++
+	} else {
+		code = 429
+		b.rejected++
+	}
+	h := http.Header{
+		"Ratelimit-Limit":     {strconv.Itoa(int(b.rate))},
+		"Ratelimit-Remaining": {strconv.Itoa(int(b.tokens))},
+		"Ratelimit-Reset":     {"1"},
+	}
+	if code == 429 {
+		h.Set("Retry-After", "1")
+	}
+	b.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	return respond(r, code, h, ""), nil
+}
+
+// TestWindowGuessedFromResets: a server that sends a reset but no window (a
+// token bucket answering "reset in 1 s" every time) is paced at its limit
+// per the longest wait for a reset seen, one request at a time. The budget
+// was spread until the reset instead: 9 requests a second of 20.
+func TestWindowGuessedFromResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &bucketBase{rate: 20, capacity: 10}
+		tr := New(base)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		var refused atomic.Int64
+		for range 8 {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					_, err := do(t, tr, newReq(t, ctx, http.MethodGet, "http://api.test/"))
+					if rl, ok := errors.AsType[*RateLimitError](err); ok {
+						refused.Add(1)
+						sleepCtx(ctx, max(rl.Wait, time.Millisecond))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("bucket accepted %d, rejected %d; %d refused locally", base.accepted, base.rejected, refused.Load())
+		// 20 s at 20 per second, and the bucket's 10.
+		if allowed := 20*20 + 10; base.accepted < allowed*95/100 || base.rejected > base.accepted/100 {
+			t.Errorf("bucket accepted %d of %d, rejected %d; want at least 95%% and at most 1%% rejected", base.accepted, allowed, base.rejected)
 		}
 	})
 }

@@ -12,14 +12,21 @@ import (
 // so that CI still fails on every other gross miss, on any storm and on too
 // many 429s in every case. A case leaves the list when it meets the bound.
 var knownShortfall = map[string]string{
-	"httprate":             "issue 18: a weighted window read as a fixed one with a truncated reset",
-	"httprate, no headers": "issue 18: the AIMD ceiling starts from the first second's accepted rate",
-	"throttled":            "issue 18: a bucket's refill is not learned; what remains is spread until a reset of 1 s",
-	"ulule/limiter":        "issue 18: a reset truncated to the second, no window header",
-	"sethvargo/go-limiter": "issue 18: a reset truncated to the second, no window header",
-	"tollbooth":            "issue 18: a bucket's refill is not learned; what remains is spread until a reset of 1 s",
-	"redis_rate":           "issue 18: a bucket's refill is not learned; what remains is spread until a reset of 1 s",
-	"nginx limit_req":      "issue 18: the AIMD ceiling starts from the first second's accepted rate; a 6 s run is mostly that climb",
+	"httprate":             "issue 18: 70-98% between runs: a weighted window read as a fixed one, its reset truncated to the second",
+	"httprate, no headers": "issue 18: the AIMD ceiling climbs from the first second's accepted rate; 79-80%",
+	"throttled":            "issue 18: X-RateLimit-Limit is the burst (10), not the rate (20/s): paced at half the rate",
+	"nginx limit_req":      "issue 18: no headers; the AIMD ceiling and the Retry-After second between probes hold it near half the rate",
+}
+
+// onlyShortfall reports whether the gross misses are all of the share of the
+// allowance used.
+func onlyShortfall(gross []string) bool {
+	for _, m := range gross {
+		if !strings.HasPrefix(m, "allowance used") {
+			return false
+		}
+	}
+	return len(gross) > 0
 }
 
 // TestConformance drives every case with every kind of client, one run at a
@@ -53,6 +60,19 @@ func TestConformance(t *testing.T) {
 					strict, gross := Check(c, r)
 					for _, m := range strict {
 						t.Logf("target missed: %s", m)
+					}
+					if _, known := knownShortfall[c.Name]; !known && onlyShortfall(gross) {
+						// A shortfall alone may be the machine's noise:
+						// it fails when a second run shows it too. A
+						// storm or too many 429s fail at once.
+						t.Logf("shortfall, run again: %v", gross)
+						r, err = Run(context.Background(), c, kind, Options{})
+						if err != nil {
+							t.Fatalf("Run(%s, %s) again: error = %v", c.Name, kind, err)
+						}
+						t.Log(r)
+						rows[len(rows)-1].Result = r
+						_, gross = Check(c, r)
 					}
 					for _, m := range gross {
 						if why, ok := knownShortfall[c.Name]; ok && strings.HasPrefix(m, "allowance used") {

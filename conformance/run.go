@@ -17,8 +17,9 @@ type Options struct {
 	// Workers is the number of goroutines, each with unlimited demand.
 	// The default is 8.
 	Workers int
-	// Duration is how long the workers run. The default is 6 s or three of
-	// the case's windows, whichever is longer, plus 100 ms so that the last
+	// Duration is how long the workers run. The default is 10 s or five of
+	// the case's windows, whichever is longer (the first window, in which
+	// a client learns the quota, is not measured), plus 100 ms so that the last
 	// window, opened a little after the run started, ends inside it.
 	Duration time.Duration
 	// RequestTimeout bounds each request, its waits inside the client
@@ -33,7 +34,7 @@ func (o Options) withDefaults(c Case) Options {
 		o.Workers = 8
 	}
 	if o.Duration <= 0 {
-		o.Duration = max(6*time.Second, 3*c.Window) + 100*time.Millisecond
+		o.Duration = max(10*time.Second, 5*c.Window) + 100*time.Millisecond
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 5 * time.Second

@@ -24,7 +24,7 @@ import (
 
 func main() {
 	caseRe := flag.String("case", "", "run only the cases whose name matches this regular expression")
-	duration := flag.Duration("duration", 0, "length of each run (default: 6s or three windows, whichever is longer)")
+	duration := flag.Duration("duration", 0, "length of each run (default: 10s or five windows, whichever is longer)")
 	flag.Parse()
 	re, err := regexp.Compile(*caseRe)
 	if err != nil {

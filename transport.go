@@ -405,7 +405,17 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		}
 		return nil, time.Now(), false, err
 	}
-	resp, err = t.send(req, q, tk, now)
+	// If the base panics, the quota learns that the request got no
+	// response before the panic goes on: a probe left in flight would hold
+	// the key for good when something above recovers (an http.Server does).
+	panicked := true
+	defer func() {
+		if panicked {
+			q.observe(tk, nil, time.Now())
+		}
+	}()
+	resp, err = t.base.RoundTrip(req)
+	panicked = false
 	if err != nil && resp != nil {
 		// A broken base transport: keep the contract ourselves.
 		if resp.Body != nil {
@@ -421,22 +431,6 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		hm.anomalies(a)
 	}
 	return resp, end, true, err
-}
-
-// send calls the base transport. If the base panics, the quota learns that
-// the request got no response before the panic goes on: a probe left in
-// flight would hold the key for good when something above recovers (an
-// http.Server does).
-func (t *Transport) send(req *http.Request, q *quota, tk ticket, now time.Time) (*http.Response, error) {
-	done := false
-	defer func() {
-		if !done {
-			q.observe(tk, nil, now.Add(time.Since(now)))
-		}
-	}()
-	resp, err := t.base.RoundTrip(req)
-	done = true
-	return resp, err
 }
 
 // apiError turns a final error response into an *APIError, draining and

@@ -36,6 +36,19 @@ func ProxyCases() []Case {
 	}
 }
 
+// IncidentCase is the limiter of the incident that opened issue 18: HAProxy
+// allowing 1,200 requests per minute through a stick table that counts every
+// request it sees, reporting the vendor's three headers. Its windows are a
+// minute long, so it is not among [Cases]; run it with cmd/conform -incident.
+func IncidentCase() Case {
+	return Case{
+		Name: "HAProxy stick table, 1200 per minute", Library: "haproxy (Debian package)",
+		Family: SlidingWindow, SendsHeaders: true,
+		Rate: 20, Burst: 1200, Window: time.Minute,
+		Start: startHAProxy(proxy.HAProxyConfig{Limit: 1200, Window: time.Minute}),
+	}
+}
+
 // startNginx: limit_req, a leaky bucket of Burst+1 requests, with
 // Retry-After: 1 on its 429s and no quota headers.
 func startNginx(cfg proxy.NginxConfig) func() (Target, error) {

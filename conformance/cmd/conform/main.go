@@ -25,7 +25,14 @@ import (
 func main() {
 	caseRe := flag.String("case", "", "run only the cases whose name matches this regular expression")
 	duration := flag.Duration("duration", 0, "length of each run (default: 10s or five windows, whichever is longer)")
+	clientRe := flag.String("client", "", "run only the clients whose name matches this regular expression (ratehttp, plain, x/time/rate 97%)")
+	incident := flag.Bool("incident", false, "run the incident of issue 18 instead of the cases: HAProxy at 1,200 requests per minute (use -duration 150s)")
 	flag.Parse()
+	clients, err := regexp.Compile(*clientRe)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "conform: -client: %v\n", err)
+		os.Exit(2)
+	}
 	re, err := regexp.Compile(*caseRe)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "conform: -case: %v\n", err)
@@ -34,8 +41,12 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
+	all := conformance.Cases()
+	if *incident {
+		all = []conformance.Case{conformance.IncidentCase()}
+	}
 	var cases []conformance.Case
-	for _, c := range conformance.Cases() {
+	for _, c := range all {
 		if re.MatchString(c.Name) {
 			cases = append(cases, c)
 		}
@@ -46,6 +57,9 @@ func main() {
 		for _, kind := range conformance.Clients {
 			if ctx.Err() != nil {
 				break
+			}
+			if !clients.MatchString(kind.String()) {
+				continue
 			}
 			fmt.Fprintf(os.Stderr, "%s, %s ...\n", c.Name, kind)
 			r, err := conformance.Run(ctx, c, kind, conformance.Options{Duration: *duration})

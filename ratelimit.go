@@ -887,7 +887,7 @@ func (q *quota) bounds(now time.Time) iquota.Bounds {
 	if q.window > 0 {
 		limit = min(limit, q.window)
 	}
-	return iquota.Bounds{Pace: pace, Slot: q.slot(), MaxWait: limit}
+	return iquota.Bounds{Pace: pace, Slot: q.slot(), MaxInterval: limit}
 }
 
 // undecided reports whether the meaning of X-ratelimit-used is still being

@@ -92,9 +92,9 @@ type Guard struct {
 // request's share of the window, the first wait between probes) and the
 // longest wait between probes.
 type Bounds struct {
-	Pace    float64
-	Slot    time.Duration
-	MaxWait time.Duration
+	Pace        float64
+	Slot        time.Duration
+	MaxInterval time.Duration
 }
 
 // State returns the guard's state.
@@ -106,8 +106,8 @@ func (g *Guard) Calm() bool { return g.state == Open && g.cutAt.IsZero() }
 // Admit reports whether a request may go at now as far as the guard is
 // concerned, and whether it goes as a probe. When it may not, wait is how
 // long until it might (negative: until the probe in flight is answered).
-// Admitting a probe marks it in flight: the caller must report its outcome
-// to [Guard.Observe] with probe set, or to [Guard.Lost].
+// Admitting a probe marks it in flight: the caller must report its outcome,
+// a response or none, to [Guard.Observe] with probe set.
 func (g *Guard) Admit(now time.Time) (ok, probe bool, wait time.Duration) {
 	switch {
 	case g.state == Open:
@@ -191,7 +191,7 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		return changed
 	}
 	first := max(b.Slot, MinProbeWait)
-	limit := max(b.MaxWait, first)
+	limit := max(b.MaxInterval, first)
 	if g.state == Probing && (probe || !sent.Before(g.since)) {
 		// A probe's 429 (or a request's that went under the episode):
 		// wait longer before the next one.
@@ -233,7 +233,3 @@ func (g *Guard) probeWait(ra, d time.Duration) time.Duration {
 	}
 	return d
 }
-
-// Lost reports that a probe admitted at Admit was never sent (its context
-// ended first), so that another may go.
-func (g *Guard) Lost() { g.probeOut = false }

@@ -30,7 +30,7 @@ type step struct {
 }
 
 func TestGuard(t *testing.T) {
-	b := Bounds{Pace: 20, Slot: 100 * ms, MaxWait: 4 * time.Second}
+	b := Bounds{Pace: 20, Slot: 100 * ms, MaxInterval: 4 * time.Second}
 	tests := []struct {
 		name  string
 		steps []step
@@ -125,7 +125,7 @@ func TestGuardCeiling(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var g Guard
-			b := Bounds{Pace: tt.pace, Slot: 50 * ms, MaxWait: time.Minute}
+			b := Bounds{Pace: tt.pace, Slot: 50 * ms, MaxInterval: time.Minute}
 			for i := range tt.accepted {
 				g.Observe(at(time.Duration(i)*time.Second/time.Duration(tt.accepted)), t0, 200, -1, false, false, b)
 			}
@@ -163,7 +163,7 @@ func TestGuardCeiling(t *testing.T) {
 // but cuts nothing.
 func TestGuardForeseen(t *testing.T) {
 	var g Guard
-	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: time.Minute}
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxInterval: time.Minute}
 	g.Observe(t0, t0, 429, -1, false, true, b)
 	if g.State() != Probing {
 		t.Errorf("state = %v, want probing", g.State())
@@ -177,7 +177,7 @@ func TestGuardForeseen(t *testing.T) {
 // dropped, and the guard is calm again.
 func TestGuardCeilingForgotten(t *testing.T) {
 	var g Guard
-	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: time.Minute}
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxInterval: time.Minute}
 	g.Observe(t0, t0, 429, -1, false, false, b)
 	g.Observe(at(time.Second), at(time.Second), 200, -1, true, false, b)
 	if g.Calm() {
@@ -217,7 +217,7 @@ func TestMeter(t *testing.T) {
 // climbed to, not from the ceiling's probing value.
 func TestGuardSecondCut(t *testing.T) {
 	var g Guard
-	b := Bounds{Pace: math.Inf(1), Slot: 50 * ms, MaxWait: time.Minute}
+	b := Bounds{Pace: math.Inf(1), Slot: 50 * ms, MaxInterval: time.Minute}
 	for i := range 10 {
 		g.Observe(at(time.Duration(i)*100*ms), t0, 200, -1, false, false, b)
 	}
@@ -239,7 +239,7 @@ func TestGuardSecondCut(t *testing.T) {
 // say, so that waiters are woken: a probe's answer, whatever it is, and the
 // start and end of an episode.
 func TestGuardObserveChanged(t *testing.T) {
-	b := Bounds{Pace: 20, Slot: 50 * ms, MaxWait: time.Minute}
+	b := Bounds{Pace: 20, Slot: 50 * ms, MaxInterval: time.Minute}
 	var g Guard
 	steps := []struct {
 		status int

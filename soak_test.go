@@ -149,7 +149,8 @@ func (l *soakLedger) badf(format string, args ...any) {
 	}
 }
 
-// hook checks every request that reached the API, accepted or not.
+// hook checks the body of every request the server received: accepted,
+// rejected, or answered by a fault.
 func (l *soakLedger) hook(e ratehttptest.Event) {
 	id := e.Header.Get(soakIDHeader)
 	want, _ := strconv.ParseInt(e.Header.Get(soakLenHeader), 10, 64)
@@ -281,7 +282,7 @@ type soakRun struct {
 func (r *soakRun) work() {
 	r.counter = &soakBase{rt: r.base, attempts: map[string][]int{}}
 	plain := New(r.counter, soakOptions()...)
-	apiErrs := New(r.counter, append(soakOptions(), WithAPIErrors(0))...)
+	apiErrs := New(r.counter, append(soakOptions(), WithAPIErrors(DefaultErrorBodyLimit))...)
 	clients := []*http.Client{{Transport: plain}, {Transport: apiErrs}}
 	var wg sync.WaitGroup
 	for w := range soakWorkers {

@@ -26,10 +26,12 @@ import (
 // A fault either processes the request first (the quota counts it, the hook
 // and Config.Handler see it, then the reply is spoilt) or replaces the API
 // altogether (a proxy or a network in front of it answered, or dropped the
-// connection, and the API never saw the request: no quota, no hook, no
-// handler, no X-Request-Id). Tests that check "a POST is never executed
-// twice" count the executions in the hook or the handler, and use faults of
-// both sorts: a retry after a fault that processed executes twice.
+// connection, and the API never saw the request: no quota, no handler, no
+// X-Request-Id). The hook sees both sorts, with Event.Fault set and
+// Event.Processed telling them apart. Tests that check "a POST is never
+// executed twice" count the events with Processed set, or the executions in
+// the handler, and use faults of both sorts: a retry after a fault that
+// processed executes twice.
 
 // FaultKind names a way in which a [Server] misbehaves. See [Fault].
 type FaultKind int
@@ -143,10 +145,11 @@ type Fault struct {
 	// received. Every faults are checked before Rate faults, in order.
 	Every int
 	// Processed makes FaultServerError, FaultHugeBody, FaultEndlessBody,
-	// FaultProxyHTML and FaultEcho process the request (quota, hook,
-	// handler) before answering with the fault, keeping the rate-limit and
-	// X-Request-Id headers. Without it they replace the API. The other kinds
-	// ignore it: see [Fault.Processes].
+	// FaultProxyHTML and FaultEcho process the request (quota, handler)
+	// before answering with the fault, keeping the rate-limit and
+	// X-Request-Id headers. Without it they replace the API. The hook sees
+	// the request either way, with [Event].Processed saying which. The
+	// other kinds ignore it: see [Fault.Processes].
 	Processed bool
 	// Status is the status code of FaultServerError, FaultHugeBody,
 	// FaultEndlessBody, FaultProxyHTML and FaultEcho: zero for the kind's
@@ -343,9 +346,6 @@ func errReset() error {
 // roundTripFault is RoundTrip for a request that gets fault f, the n-th of
 // its kind. r is the handler side's clone of req.
 func (s *Server) roundTripFault(req, r *http.Request, f *Fault, n int) (*http.Response, error) {
-	if !f.Processes() {
-		closeBody(r.Body)
-	}
 	rep, err := s.faultReply(r, f, n)
 	if err != nil {
 		return nil, err
@@ -416,7 +416,7 @@ func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 func (s *Server) serveOrFault(w http.ResponseWriter, r *http.Request) error {
 	f, n := s.faults.pick()
 	if f == nil {
-		return s.serve(w, r)
+		return s.serve(w, r, 0)
 	}
 	rep, err := s.faultReply(r, f, n)
 	if err != nil {
@@ -426,6 +426,23 @@ func (s *Server) serveOrFault(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// bypass records r, which fault kind answers in place of the API: the body
+// is read and closed, as by a proxy in front of the API, and the hook sees
+// the request, but the quota does not, and no X-Request-Id is issued. A
+// read error is not reported: the fault's reply goes out all the same.
+func (s *Server) bypass(r *http.Request, kind FaultKind) {
+	s.mu.Lock()
+	now, hook := time.Now(), s.hook
+	s.mu.Unlock()
+	n, crc, _, _ := readBody(r.Body, false)
+	if hook != nil {
+		hook(Event{
+			Time: now, Method: r.Method, Path: r.URL.Path,
+			BodyLen: n, BodyCRC: crc, Header: r.Header.Clone(), Fault: kind,
+		})
+	}
+}
+
 // faultReply processes r if f says so, and returns the reply of fault f, the
 // n-th of its kind. It returns serve's error if processing failed.
 func (s *Server) faultReply(r *http.Request, f *Fault, n int) (faultReply, error) {
@@ -433,10 +450,12 @@ func (s *Server) faultReply(r *http.Request, f *Fault, n int) (faultReply, error
 	var served *http.Response
 	if f.Processes() {
 		rec := httptest.NewRecorder()
-		if err := s.serve(rec, r); err != nil {
+		if err := s.serve(rec, r, f.Kind); err != nil {
 			return rep, err
 		}
 		served = rec.Result()
+	} else {
+		s.bypass(r, f.Kind)
 	}
 	switch f.Kind {
 	case FaultReset, FaultResetAfter:

@@ -6,9 +6,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -237,8 +240,8 @@ func TestFaultRoundTrip(t *testing.T) {
 				f := tt.give
 				f.Every = 1
 				srv := NewServer(Config{Limit: 10, Faults: []Fault{f}})
-				var events int
-				srv.SetHook(func(Event) { events++ }) // RoundTrip calls it synchronously
+				var events []Event
+				srv.SetHook(func(e Event) { events = append(events, e) }) // RoundTrip calls it synchronously
 				method := cmp.Or(tt.method, http.MethodPost)
 				body := &closeRecorder{Reader: strings.NewReader("payload")}
 				req, _ := http.NewRequest(method, "http://api.test/v1/items?q=1", body)
@@ -249,9 +252,7 @@ func TestFaultRoundTrip(t *testing.T) {
 				if !body.closed.Load() {
 					t.Error("request body not closed")
 				}
-				if got := events == 1; got != tt.wantProcessed || events > 1 {
-					t.Errorf("hook called %d times, want processed = %v", events, tt.wantProcessed)
-				}
+				checkFaultEvents(t, events, f.Kind, tt.wantProcessed, method)
 				if got, want := srv.FaultStats(), map[FaultKind]int{f.Kind: 1}; !equalStats(got, want) {
 					t.Errorf("FaultStats() = %v, want %v", got, want)
 				}
@@ -278,6 +279,28 @@ func TestFaultRoundTrip(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// checkFaultEvents checks that the hook saw the one request, a POST or HEAD
+// of "payload" that got fault kind, as processed or not.
+func checkFaultEvents(t *testing.T, events []Event, kind FaultKind, processed bool, method string) {
+	t.Helper()
+	if len(events) != 1 {
+		t.Fatalf("hook called %d times, want 1", len(events))
+	}
+	e := events[0]
+	if e.Fault != kind || e.Processed != processed || (e.RequestID != "") != processed || e.Method != method || e.Path != "/v1/items" {
+		t.Errorf("hook event = %+v, want Fault %v, Processed %v, a RequestID only if processed, %s /v1/items", e, kind, processed, method)
+	}
+	if !processed && (e.Status != 0 || e.Remaining != 0) {
+		t.Errorf("hook event Status = %d, Remaining = %d, want 0, 0 for a request the API did not process", e.Status, e.Remaining)
+	}
+	if method == http.MethodPost && (e.BodyLen != 7 || e.BodyCRC != crc32.ChecksumIEEE([]byte("payload"))) {
+		t.Errorf("hook event BodyLen = %d, BodyCRC = %08x, want the 7 bytes of %q", e.BodyLen, e.BodyCRC, "payload")
+	}
+	if e.Header.Get("Authorization") != secretHeader {
+		t.Errorf("hook event Header = %v, want the request's", e.Header)
 	}
 }
 
@@ -313,8 +336,15 @@ func TestFaultWire(t *testing.T) {
 			f := tt.give
 			f.Every = 1
 			srv := NewServer(Config{Limit: 10, Faults: []Fault{f}})
-			var events atomic.Int32
-			srv.SetHook(func(Event) { events.Add(1) })
+			var (
+				mu     sync.Mutex
+				events []Event
+			)
+			srv.SetHook(func(e Event) {
+				mu.Lock()
+				events = append(events, e)
+				mu.Unlock()
+			})
 			url := srv.Start()
 			defer srv.Close()
 			tr := &http.Transport{}
@@ -348,9 +378,9 @@ func TestFaultWire(t *testing.T) {
 				}
 			}
 			srv.Close() // waits for the handler, so the hook has run
-			if got := events.Load() == 1; got != tt.wantProcessed || events.Load() > 1 {
-				t.Errorf("hook called %d times, want processed = %v", events.Load(), tt.wantProcessed)
-			}
+			mu.Lock()
+			defer mu.Unlock()
+			checkFaultEvents(t, events, f.Kind, tt.wantProcessed, method)
 		})
 	}
 }
@@ -536,6 +566,44 @@ func TestFaultMixKeepsQuota(t *testing.T) {
 			t.Errorf("FaultStats() = %v, want %v", got, want)
 		}
 	})
+}
+
+// The hook sees every request the Server receives, also those a fault
+// answers in place of the API, and its events tell which those are.
+func TestHookSeesEveryRequest(t *testing.T) {
+	srv := NewServer(Config{Limit: 10, Window: time.Hour, Policy: SlidingWindow, Faults: []Fault{
+		{Kind: FaultReset, Every: 2},
+		{Kind: FaultThrottle, Every: 3},
+	}})
+	var events []Event
+	srv.SetHook(func(e Event) { events = append(events, e) }) // RoundTrip calls it synchronously
+	for range 6 {
+		status(srv) // requests 2, 4 and 6 reset, 3 throttled
+	}
+	type seen struct {
+		fault     FaultKind
+		processed bool
+		id        string
+		status    int
+	}
+	want := []seen{
+		{0, true, "req-000001", 200},
+		{FaultReset, false, "", 0},
+		{FaultThrottle, false, "", 0},
+		{FaultReset, false, "", 0},
+		{0, true, "req-000002", 200},
+		{FaultReset, false, "", 0},
+	}
+	var got []seen
+	for _, e := range events {
+		got = append(got, seen{e.Fault, e.Processed, e.RequestID, e.Status})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("hook events (Fault, Processed, RequestID, Status) = %v, want %v", got, want)
+	}
+	if got, want := srv.Stats(), (Stats{Accepted: 2}); got != want {
+		t.Errorf("Stats() = %+v, want %+v: the requests the API did not process do not count", got, want)
+	}
 }
 
 // A Server that resets every third connection and answers every second

@@ -13,15 +13,25 @@
 //
 // # Use
 //
-// The Server is an [http.RoundTripper], so most tests plug it in as a client's
-// transport and never open a socket:
+// [NewServer] does NOT listen, unlike [httptest.NewServer]: it returns an
+// in-memory Server, with no socket, no URL and no goroutine. The Server is an
+// [http.RoundTripper], so most tests plug it in as a client's transport and
+// never open a socket:
 //
 //	srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 2, Window: time.Minute})
 //	client := &http.Client{Transport: srv}
 //	resp, err := client.Get("http://api.example/v1/items") // the host is ignored
 //
-// It is also an [http.Handler], and [Server.Start] serves it on a loopback
-// address for tests that need the wire.
+// Tests that need the wire call [Server.Start], which listens on a loopback
+// address and returns the URL (what [httptest.NewServer] does at once), and
+// [Server.Close] when done:
+//
+//	srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 2, Window: time.Minute})
+//	url := srv.Start() // such as "http://127.0.0.1:38017"
+//	defer srv.Close()
+//	resp, err := http.Get(url + "/v1/items")
+//
+// It is also an [http.Handler], for a server of your own.
 //
 // # Policies
 //
@@ -51,8 +61,10 @@
 //
 // [Server.Stats] and [Server.Windows] report what the server accepted and
 // rejected, per window; [Server.SetHook] observes every request, with its
-// body's length and CRC-32; [Server.SetLimit] and [Server.Consume] change the
-// quota mid-run as a real API's operators and other clients would.
+// body's length and CRC-32, also those a fault answered in place of the API
+// ([Event].Processed and [Event].Fault say which); [Server.SetLimit] and
+// [Server.Consume] change the quota mid-run as a real API's operators and
+// other clients would.
 // Config.RetryAfter adds a Retry-After header, which the vendor never sends.
 //
 // # Faults
@@ -194,14 +206,17 @@ type WindowStats struct {
 // Event describes one request seen by a [Server], for the hook set with
 // [Server.SetHook].
 type Event struct {
-	// Time is the request's arrival, when the quota decision was taken.
+	// Time is the request's arrival: when the quota decision was taken, or
+	// when a fault took the request over.
 	Time time.Time
 	// Method and Path are the request's method and URL path.
 	Method, Path string
-	// RequestID is the X-Request-Id sent with the response.
+	// RequestID is the X-Request-Id sent with the response, or "" if the
+	// API did not process the request (see Processed).
 	RequestID string
-	// Status is the quota decision: 200 if accepted, 429 if rejected. A
-	// Config.Handler's own status is not reflected.
+	// Status is the quota decision: 200 if accepted, 429 if rejected, 0 if
+	// the API did not process the request (see Processed). Neither a
+	// Config.Handler's own status nor a fault's is reflected.
 	Status int
 	// Remaining is the number of requests remaining after the decision, as
 	// [Policy] defines it per policy (whole tokens for TokenBucket), whatever
@@ -209,11 +224,23 @@ type Event struct {
 	// Config.NegativeRemaining.
 	Remaining int
 	// BodyLen and BodyCRC are the length and CRC-32 (IEEE) of the request
-	// body; both are 0 for a request without a body.
+	// body as the Server received it, also when a fault answered in place of
+	// the API; both are 0 for a request without a body.
 	BodyLen int64
 	BodyCRC uint32
 	// Header is a clone of the request header.
 	Header http.Header
+	// Processed reports whether the API processed the request: the quota
+	// decision was taken (Status, Remaining and RequestID hold it), the
+	// request counts in [Stats], and Config.Handler ran if it was accepted.
+	// It is false only for a request that a fault answered in place of the
+	// API (see [Fault.Processes]): then Status and Remaining are 0 and
+	// RequestID is "".
+	Processed bool
+	// Fault is the kind of fault injected into the request's reply, or 0
+	// when the reply is the API's own. A fault that processes the request
+	// first sets both Fault and Processed.
+	Fault FaultKind
 }
 
 // Header names and bodies sent by a [Server].
@@ -239,8 +266,8 @@ const (
 
 // Server is a simulated API enforcing a request quota. It implements
 // [http.RoundTripper] (in memory) and [http.Handler], and can serve itself on a
-// loopback address with [Server.Start]. Most tests want it as the Transport
-// of an [http.Client].
+// loopback address with [Server.Start]; it does not listen until then. Most
+// tests want it as the Transport of an [http.Client].
 //
 // A Server is safe for concurrent use. Its configuration is frozen by
 // [NewServer], except the limit ([Server.SetLimit]) and the hook
@@ -252,7 +279,7 @@ type Server struct {
 	mu      sync.Mutex
 	limit   int         // requires mu held
 	nextID  int         // last X-Request-Id number issued; requires mu held
-	hook    func(Event) // requires mu held
+	hook    func(Event) // requires mu held; called without it
 	stats   Stats       // requires mu held
 	lim     limiter     // the Policy's state; requires mu held
 	origin  time.Time   // first event, for unaligned windows; valid once windows is non-empty
@@ -276,10 +303,24 @@ var (
 	_ http.Handler      = (*Server)(nil)
 )
 
-// NewServer returns an in-memory Server for cfg. It starts no goroutine and
-// opens no socket. It panics if cfg is invalid: Limit <= 0, a negative Window,
-// Latency or Burst, an unknown Policy, Burst under a counting policy,
-// CountRejected under a bucket policy, or an invalid Fault.
+// NewServer returns a Server for cfg that is NOT listening: unlike
+// [httptest.NewServer], it opens no socket, has no URL and starts no
+// goroutine. Use the Server in memory, as the Transport of an [http.Client]
+// (the usual way, and the only one inside a [testing/synctest] bubble), or
+// call [Server.Start] to listen on a loopback address, as
+// [httptest.NewServer] does at once, and [Server.Close] when done:
+//
+//	srv := ratehttptest.NewServer(cfg)
+//	client := &http.Client{Transport: srv} // in memory: no socket, any host
+//
+//	url := srv.Start() // on the wire: "http://127.0.0.1:<port>"
+//	defer srv.Close()
+//
+// The Server is also an [http.Handler], for a server of your own.
+//
+// It panics if cfg is invalid: Limit <= 0, a negative Window, Latency or
+// Burst, an unknown Policy, Burst under a counting policy, CountRejected
+// under a bucket policy, or an invalid Fault.
 func NewServer(cfg Config) *Server {
 	if msg := cfg.invalid(); msg != "" {
 		panic("ratehttptest: " + msg)
@@ -360,7 +401,7 @@ func (s *Server) RoundTrip(req *http.Request) (*http.Response, error) {
 		return s.roundTripFault(req, r, f, n)
 	}
 	rec := httptest.NewRecorder()
-	if err := s.serve(rec, r); err != nil {
+	if err := s.serve(rec, r, 0); err != nil {
 		return nil, err
 	}
 	resp := rec.Result()
@@ -402,7 +443,9 @@ type decision struct {
 	hook       func(Event)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
+// serve processes r as the API: the quota decision, the hook, then after
+// the latency the answer. kind is the fault that will spoil the reply, or 0.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, kind FaultKind) error {
 	d := s.arrive()
 	n, crc, body, readErr := readBody(r.Body, d.accepted && s.cfg.Handler != nil)
 	if d.hook != nil {
@@ -414,6 +457,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 			Time: d.now, Method: r.Method, Path: r.URL.Path, RequestID: d.id,
 			Status: status, Remaining: d.remaining,
 			BodyLen: n, BodyCRC: crc, Header: r.Header.Clone(),
+			Processed: true, Fault: kind,
 		})
 	}
 	if readErr != nil {
@@ -609,10 +653,16 @@ func (s *Server) Windows() []WindowStats {
 	return out
 }
 
-// SetHook sets a function called for every request after the quota decision
-// and after the body is read, before the latency, without any lock of the
-// Server held; it may run concurrently for concurrent requests. A nil f
-// removes the hook. Calls to [Server.Consume] do not call it.
+// SetHook sets a function called once for every request the Server
+// receives, without any lock of the Server held; it may run concurrently for
+// concurrent requests. For a request the API processes, it is called after
+// the quota decision and after the body is read, before the latency. For a
+// request that a fault answers in place of the API (see [Fault.Processes]),
+// it is called after the body is read, with [Event].Processed false and
+// [Event].Fault set; a fault that processes the request sets Fault too. It
+// is not called for a request whose context had ended before
+// [Server.RoundTrip] received it (that request is not received), nor for
+// [Server.Consume]. A nil f removes the hook.
 func (s *Server) SetHook(f func(Event)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

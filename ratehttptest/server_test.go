@@ -652,6 +652,7 @@ func TestHookAndRequestUntouched(t *testing.T) {
 		want := Event{
 			Time: e.Time, Method: "POST", Path: "/v1/x", RequestID: "req-000001", Status: 200, Remaining: 0,
 			BodyLen: 5, BodyCRC: crc32.ChecksumIEEE([]byte("hello")), Header: http.Header{"X-Test": {"a"}},
+			Processed: true,
 		}
 		if !reflect.DeepEqual(e, want) {
 			t.Errorf("hook event = %+v, want %+v", e, want)

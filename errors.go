@@ -269,19 +269,16 @@ type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
-// newAPIError reads at most limit bytes of resp.Body (DefaultErrorBodyLimit
-// if limit <= 0) into a new *APIError; resp must not be nil and a nil Body
-// reads as empty. It returns the prefix read, and the read error if any other
-// than io.EOF. It does not close or restore the body: the caller decides.
+// newAPIError reads at most limit bytes of resp.Body (none if limit <= 0)
+// into a new *APIError; resp must not be nil and a nil Body reads as empty.
+// It returns the prefix read, and the read error if any other than io.EOF. It
+// does not close or restore the body: the caller decides.
 func newAPIError(resp *http.Response, limit int64) (*APIError, []byte, error) {
-	if limit <= 0 {
-		limit = DefaultErrorBodyLimit
-	}
 	var (
 		prefix []byte
 		err    error
 	)
-	if resp.Body != nil {
+	if resp.Body != nil && limit > 0 {
 		prefix, err = readPrefix(resp.Body, limit, resp.ContentLength)
 	}
 	code, msg, id := parseErrorBody(headerValue(resp.Header, "Content-Type"), prefix)

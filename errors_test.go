@@ -394,7 +394,7 @@ func TestNewAPIError(t *testing.T) {
 	}{
 		{name: "within limit", limit: 64, give: strings.NewReader(`{"code":"C"}`), wantPrefix: `{"code":"C"}`},
 		{name: "cut at limit", limit: 8, give: strings.NewReader(`{"code":"C"}`), wantPrefix: `{"code":`},
-		{name: "zero limit means default", limit: 0, give: strings.NewReader("short"), wantPrefix: "short"},
+		{name: "zero limit reads none", limit: 0, give: strings.NewReader("short"), wantPrefix: ""},
 		{name: "one byte at a time", limit: 64, give: iotest.OneByteReader(strings.NewReader("slow body")), wantPrefix: "slow body"},
 		{name: "data and EOF together", limit: 64, give: iotest.DataErrReader(strings.NewReader("eof")), wantPrefix: "eof"},
 		{name: "timeout", limit: 64, give: iotest.TimeoutReader(strings.NewReader("abc")), wantPrefix: "abc", wantErr: iotest.ErrTimeout},

@@ -148,7 +148,7 @@ func exercise(t *testing.T, tr *Transport) {
 
 func TestMetricsLint(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := New(nil, WithAPIErrors(0), WithBackoff(time.Millisecond, time.Millisecond))
+		tr := New(nil, WithAPIErrors(DefaultErrorBodyLimit), WithBackoff(time.Millisecond, time.Millisecond))
 		exercise(t, tr)
 		problems, err := testutil.CollectAndLint(tr)
 		if err != nil {
@@ -181,7 +181,7 @@ func TestMetricsLint(t *testing.T) {
 
 func TestMetricsExercise(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := New(nil, WithAPIErrors(0), WithBackoff(time.Millisecond, time.Millisecond))
+		tr := New(nil, WithAPIErrors(DefaultErrorBodyLimit), WithBackoff(time.Millisecond, time.Millisecond))
 		exercise(t, tr)
 		const want = `
 # HELP ratehttp_api_errors_total Error responses turned into APIError (WithAPIErrors), by vendor error code.
@@ -530,7 +530,7 @@ func TestAPIErrorCodesCapped(t *testing.T) {
 		n++
 		h := http.Header{"Content-Type": {"application/json"}}
 		return respond(r, http.StatusBadRequest, h, fmt.Sprintf(`{"error_code":"E.%d","error_msg":"bad"}`, n)), nil
-	}), WithAPIErrors(0))
+	}), WithAPIErrors(DefaultErrorBodyLimit))
 	for range 3 * DefaultMaxCodeLabels {
 		if _, err := do(t, tr, newReq(t, context.Background(), http.MethodPost, "http://api.test/x")); err == nil {
 			t.Fatal("RoundTrip() error = nil, want an *APIError")
@@ -667,7 +667,7 @@ func TestMetricsHoldNoCredentials(t *testing.T) {
 		h.Set("X-Subject-Token", secret)
 		return respond(r, http.StatusUnauthorized, h, `{"error_code":"APIGW.0301","error_msg":"`+secret+`"}`), nil
 	}),
-		WithAPIErrors(0),
+		WithAPIErrors(DefaultErrorBodyLimit),
 		WithKeyFunc(func(r *http.Request) string { return r.Header.Get("Authorization") }),
 		WithClientName("svc"))
 	for _, url := range []string{

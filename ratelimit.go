@@ -316,10 +316,15 @@ func (q *quota) modelPace(now time.Time) (rate.Limit, int) {
 	}
 	if q.window > 0 {
 		r := rate.Limit(float64(q.limit) / q.window.Seconds())
-		if q.slotMode || q.windowGuessed {
-			// One at a time: the budget is earned back slot by slot,
-			// or the window is only a guess (a bucket's refill may be
-			// slower than its window's limit).
+		switch {
+		case q.windowGuessed:
+			// One at a time: the window is only a guess (a bucket's
+			// refill may be slower than its window's limit).
+			return r, 1
+		case q.opts.burst >= 0:
+			return r, burstShare(q.limit, q.opts.burst)
+		case q.slotMode:
+			// One at a time: the budget is earned back slot by slot.
 			return r, 1
 		}
 		return r, burstFor(q.limit)
@@ -339,6 +344,17 @@ func (q *quota) modelPace(now time.Time) (rate.Limit, int) {
 // while the window's budget still bounds the total.
 func burstFor(limit int64) int {
 	return int(min(max(limit/20, min(limit, 10)), 100))
+}
+
+// burstShare is the burst of WithBurst(share) under a window of limit
+// requests: share of it, rounded up, at least one and at most the limit (and
+// the largest int).
+func burstShare(limit int64, share float64) int {
+	b := math.Ceil(float64(limit) * min(share, 1))
+	if !(b >= 1) { // NaN too
+		return 1
+	}
+	return int(min(b, float64(limit), math.MaxInt32))
 }
 
 // budget is how many more requests the current window allows, by our
@@ -388,67 +404,78 @@ func (q *quota) roll(now time.Time) {
 
 // acquire waits until the request may be sent and returns its ticket. It
 // returns at once, without waiting, a *RateLimitError when the wait it can
-// foresee would pass ctx's deadline or the maximum wait, and ctx's error when
-// ctx ends first. Requests that wait go in arrival order (see the
-// synchronization notes). No wait is unbounded: each wait a request
-// foresees is at most the maximum wait, and so is each wait whose length it
-// cannot foresee (for the answer to another request's probe, or for its turn
-// in the queue), which then ends with a *RateLimitError.
+// foresee would pass ctx's deadline or c's maximum wait, and ctx's error when
+// ctx ends first. Requests that wait go in order of priority, and in arrival
+// order within one (see the synchronization notes). No wait is unbounded:
+// each wait a request foresees is at most the maximum wait, and so is each
+// wait whose length it cannot foresee (for the answer to another request's
+// probe, or for its turn in the queue), which then ends with a
+// *RateLimitError.
 //
 // now is the current time; the clock is read again only after a wait.
-func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Duration, error) {
-	if t, ok := q.fromLane(now); ok {
-		return t, 0, nil
+func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, time.Duration, error) {
+	prio := c.priority()
+	if prio >= 0 {
+		if t, ok := q.fromLane(now); ok {
+			return t, 0, nil
+		}
 	}
+	maxWait := c.maxWait()
 	var (
 		waited time.Duration
 		w      *waiter // our place in the queue, once we wait
 	)
 	q.mu.Lock()
 	if q.head != nil {
-		// Others are waiting: queue behind them, unless what they have
-		// ahead of us already passes the deadline or the maximum wait.
+		// Others are waiting: queue behind those that go first, unless
+		// what they have ahead of us already passes the deadline or the
+		// maximum wait.
 		q.roll(now)
-		if err := q.tooLong(ctx, now, q.queueWait(now)); err != nil {
+		if err := q.tooLong(ctx, now, q.queueWait(now, prio), maxWait); err != nil {
 			q.mu.Unlock()
 			return ticket{}, 0, err
 		}
-		w = q.enqueue()
-		q.waiting.Add(1) // under mu, for idle
-		q.mu.Unlock()
-		start := time.Now()
-		timer := time.NewTimer(q.opts.maxWait)
-		var err error
-		select {
-		case <-w.turn:
-		case <-ctx.Done():
-			err = context.Cause(ctx)
-		case <-timer.C:
-			err = &RateLimitError{Key: q.key, Wait: q.opts.maxWait}
-		}
-		timer.Stop()
-		q.waiting.Add(-1)
-		waited = time.Since(start)
-		q.mu.Lock()
-		if w.granted {
-			// The one ahead handed us a ticket (see leave); a context
-			// that ended meanwhile fails the request in the base.
-			q.mu.Unlock()
-			return w.tk, waited, nil
-		}
-		now = time.Now()
-		if err != nil {
-			q.leave(w, now)
-			q.mu.Unlock()
-			return ticket{}, waited, err
-		}
+		w = q.enqueue(prio)
 	}
-	// q.mu is held at the top of every turn of the loop, and w, if any, is
-	// the head of the queue. slot reports that the slot we reserved on the
-	// current limiter has come.
+	// q.mu is held at the top of every turn of the loop. slot reports that
+	// the slot we reserved on the current limiter has come.
 	slot := false
 	for {
-		t, ok, d, res := q.decide(now, slot, true)
+		if w != nil && w != q.head {
+			// Wait for our turn: to be the head, or to be handed a
+			// ticket by the one ahead (see leave).
+			q.waiting.Add(1) // under mu, for idle
+			turn := w.turn
+			q.mu.Unlock()
+			start := time.Now()
+			timer := time.NewTimer(maxWait)
+			var err error
+			select {
+			case <-turn:
+			case <-ctx.Done():
+				err = context.Cause(ctx)
+			case <-timer.C:
+				err = &RateLimitError{Key: q.key, Wait: maxWait}
+			}
+			timer.Stop()
+			q.waiting.Add(-1)
+			waited += time.Since(start)
+			q.mu.Lock()
+			if w.granted {
+				// A context that ended meanwhile fails the request
+				// in the base.
+				q.mu.Unlock()
+				return w.tk, waited, nil
+			}
+			now = time.Now()
+			if err != nil {
+				q.leave(w, now)
+				q.mu.Unlock()
+				return ticket{}, waited, err
+			}
+			slot = false
+		}
+		t, ok, d, res := q.decide(now, slot, true, prio)
 		if ok {
 			q.leave(w, now)
 			q.mu.Unlock()
@@ -460,9 +487,9 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		unforeseen := d < 0
 		var err error
 		if unforeseen {
-			d = q.opts.maxWait
+			d = maxWait
 		} else {
-			err = q.tooLong(ctx, now, d)
+			err = q.tooLong(ctx, now, d, maxWait)
 		}
 		if err != nil {
 			if res != nil {
@@ -473,8 +500,11 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 			return ticket{}, waited, err
 		}
 		if w == nil {
-			w = q.enqueue() // the queue is empty: the head
+			w = q.enqueue(prio) // the queue is empty: the head
 		}
+		// A batch head held back by the reserve yields the head to a
+		// request of higher priority that comes meanwhile (see enqueue).
+		w.held = res == nil && q.reserveHolds(now, prio)
 		gen, changed := q.gen, q.changed
 		q.waiting.Add(1) // under mu, for idle
 		q.mu.Unlock()
@@ -484,9 +514,16 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 		q.waiting.Add(-1)
 		waited += time.Since(start)
 		q.mu.Lock()
+		w.held = false
+		if w.granted {
+			// Demoted from the head while asleep (see enqueue), then
+			// handed a ticket by the new head (see leave).
+			q.mu.Unlock()
+			return w.tk, waited, nil
+		}
 		now = time.Now()
 		if err == nil && unforeseen && !woke {
-			err = &RateLimitError{Key: q.key, Wait: q.opts.maxWait}
+			err = &RateLimitError{Key: q.key, Wait: maxWait}
 		}
 		if err != nil {
 			if res != nil && q.gen == gen {
@@ -508,12 +545,15 @@ func (q *quota) acquire(ctx context.Context, now time.Time) (ticket, time.Durati
 // holds it, the reservation of its slot (without reserve, d is then 0 and
 // the request waits its turn). slot reports that the slot reserved earlier on
 // the current limiter has come: its token is paid, and the request takes it
-// unless a rule before the pacer's says no. It requires q.mu held.
-func (q *quota) decide(now time.Time, slot, reserve bool) (t ticket, ok bool, d time.Duration, res *rate.Reservation) {
+// unless a rule before the pacer's says no. p is the request's priority. It
+// requires q.mu held.
+func (q *quota) decide(now time.Time, slot, reserve bool, p priority) (t ticket, ok bool, d time.Duration, res *rate.Reservation) {
 	q.roll(now)
 	// A lane may have opened since fromLane looked.
-	if t, ok := q.fromLane(now); ok {
-		return t, true, 0, nil
+	if p >= 0 {
+		if t, ok := q.fromLane(now); ok {
+			return t, true, 0, nil
+		}
 	}
 	switch {
 	case q.probing || q.winProbing || q.undecided() && q.inflight.Load() > 0:
@@ -552,6 +592,11 @@ func (q *quota) decide(now time.Time, slot, reserve bool) (t ticket, ok bool, d 
 	case q.limit > 0 && !q.anchored:
 		q.winProbing = true
 		return q.takeProbe(now), true, 0, nil
+	case q.reserveHolds(now, p):
+		if slot {
+			q.lim.AllowN(now, -1) // give back the token paid for the slot
+		}
+		return ticket{}, false, q.emptyUntil(now).Sub(now), nil
 	case slot:
 		return q.take(now), true, 0, nil
 	case q.allow(now):
@@ -573,23 +618,58 @@ func (q *quota) decide(now time.Time, slot, reserve bool) (t ticket, ok bool, d 
 // waiter is a request queued in acquire, in the quota's list of waiters.
 type waiter struct {
 	prev, next *waiter
+	prio       priority
 	queued     bool          // in the list
 	turn       chan struct{} // closed when it becomes the head, or is granted
 	granted    bool          // tk was taken for it (see leave)
+	held       bool          // the head, asleep because the batch reserve holds it
 	tk         ticket
 }
 
-// enqueue adds a waiter at the tail of the queue. It requires q.mu held.
-func (q *quota) enqueue() *waiter {
-	w := &waiter{prev: q.tail, queued: true, turn: make(chan struct{})}
-	if q.tail != nil {
-		q.tail.next = w
-	} else {
-		q.head = w
+// enqueue adds a waiter of priority p to the queue: behind every waiter of
+// priority p or higher, and ahead of those of lower priority, though never
+// ahead of the head (which may hold a reservation on the pacer), unless the
+// head is a batch request that the reserve holds back (see reserveHolds): the
+// new waiter is then the head, and the old head waits for its turn again. It
+// requires q.mu held.
+func (q *quota) enqueue(p priority) *waiter {
+	w := &waiter{prio: p, queued: true, turn: make(chan struct{})}
+	at := q.tail // w goes after at; nil: first
+	for at != nil && at != q.head && at.prio < p {
+		at = at.prev
 	}
-	q.tail = w
+	if at != nil && at == q.head && at.held && at.prio < p {
+		at.held = false
+		at.turn = make(chan struct{}) // it sleeps on the quota, not on turn
+		at = nil
+	}
+	w.prev = at
+	if at != nil {
+		w.next, at.next = at.next, w
+	} else {
+		w.next, q.head = q.head, w
+	}
+	if w.next != nil {
+		w.next.prev = w
+	} else {
+		q.tail = w
+	}
 	q.queued++
 	return w
+}
+
+// reserveHolds reports whether the batch reserve holds back a request of
+// priority p at now: batch requests do not take the last requests of a
+// window's budget, a hundredth of the limit and at least one, so that
+// requests of higher priority find them. It requires q.mu held.
+func (q *quota) reserveHolds(now time.Time, p priority) bool {
+	return p < 0 && q.limit > 0 && q.budget(now) < float64(batchReserve(q.limit))+0.5
+}
+
+// batchReserve is how much of a window's budget batch requests leave to the
+// others.
+func batchReserve(limit int64) int64 {
+	return max(limit/100, 1)
 }
 
 // remove takes w out of the queue. It requires q.mu held.
@@ -624,7 +704,7 @@ func (q *quota) leave(w *waiter, now time.Time) {
 		return
 	}
 	for n := q.head; n != nil; n = q.head {
-		t, ok, _, _ := q.decide(now, false, false)
+		t, ok, _, _ := q.decide(now, false, false, n.prio)
 		if !ok {
 			close(n.turn)
 			return
@@ -635,11 +715,11 @@ func (q *quota) leave(w *waiter, now time.Time) {
 	}
 }
 
-// queueWait is the least a request queued at now would wait: until the end
-// of a pause or of a spent budget, and then as long as the pacer takes to
-// let through the waiters ahead of it and itself, beyond a burst. It
-// requires q.mu held.
-func (q *quota) queueWait(now time.Time) time.Duration {
+// queueWait is the least a request of priority p queued at now would wait:
+// until the end of a pause or of a spent budget, and then as long as the
+// pacer takes to let through the waiters ahead of it and itself, beyond a
+// burst. It requires q.mu held.
+func (q *quota) queueWait(now time.Time, p priority) time.Duration {
 	from := now
 	if q.pauseUntil.After(from) {
 		from = q.pauseUntil
@@ -651,11 +731,21 @@ func (q *quota) queueWait(now time.Time) time.Duration {
 	}
 	d := from.Sub(now)
 	if q.rate != rate.Inf && q.rate > 0 {
-		if n := q.queued + 1 - q.burst; n > 0 {
+		if n := q.ahead(p) + 1 - q.burst; n > 0 {
 			d += time.Duration(float64(n) / float64(q.rate) * float64(time.Second))
 		}
 	}
 	return d
+}
+
+// ahead is how many waiters a request of priority p would queue behind (see
+// enqueue). It requires q.mu held.
+func (q *quota) ahead(p priority) int {
+	n := q.queued
+	for w := q.tail; w != nil && w != q.head && w.prio < p; w = w.prev {
+		n--
+	}
+	return n
 }
 
 // A lane holds a quarter of the limiter's burst, the caller's included, at
@@ -734,11 +824,11 @@ func (q *quota) allow(now time.Time) bool {
 // tooLong returns the error for a wait of d that must not be started: one
 // that would pass ctx's deadline (reported first, as the caller's own limit)
 // or the maximum wait. It requires q.mu held.
-func (q *quota) tooLong(ctx context.Context, now time.Time, d time.Duration) error {
+func (q *quota) tooLong(ctx context.Context, now time.Time, d, maxWait time.Duration) error {
 	if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
 		return &RateLimitError{Key: q.key, Wait: d, Err: context.DeadlineExceeded}
 	}
-	if d > q.opts.maxWait {
+	if d > maxWait {
 		return &RateLimitError{Key: q.key, Wait: d}
 	}
 	return nil

@@ -147,7 +147,7 @@ func TestRoutineAnswersReadOneInEight(t *testing.T) {
 		ctx := context.Background()
 		news := http.Header{"X-Ratelimit": {"500"}, "X-Ratelimit-Used": {"400"}, "X-Ratelimit-Window": {"hour"}}
 		for range 2 * foldEvery {
-			tk, _, err := q.acquire(ctx, time.Now())
+			tk, _, err := q.acquire(ctx, time.Now(), defaultCall)
 			if err != nil || !tk.routine {
 				t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
 			}
@@ -174,7 +174,7 @@ func TestRoutineAnswersReadOneInEight(t *testing.T) {
 		unread := func() ticket {
 			t.Helper()
 			for {
-				tk, _, err := q.acquire(ctx, time.Now())
+				tk, _, err := q.acquire(ctx, time.Now(), defaultCall)
 				if err != nil || !tk.routine {
 					t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
 				}
@@ -198,13 +198,13 @@ func TestRoutineAnswersReadOneInEight(t *testing.T) {
 		// After a 429 the guard's probe goes first, and is read; the
 		// answers stay read until the guard's ceiling is back above the
 		// pace.
-		if tk, _, err := q.acquire(ctx, time.Now()); err != nil || !tk.probe {
+		if tk, _, err := q.acquire(ctx, time.Now(), defaultCall); err != nil || !tk.probe {
 			t.Fatalf("acquire after a 429 = %+v, %v; want the guard's probe", tk, err)
 		} else {
 			q.observe(tk, respond(req, 200, h, ""), time.Now())
 		}
 		time.Sleep(2 * time.Second)
-		if tk, _, err := q.acquire(ctx, time.Now()); err != nil || tk.routine {
+		if tk, _, err := q.acquire(ctx, time.Now(), defaultCall); err != nil || tk.routine {
 			t.Fatalf("acquire under the guard's ceiling = %+v, %v; want a ticket that is not routine", tk, err)
 		} else {
 			q.observe(tk, respond(req, 200, h, ""), time.Now())
@@ -227,7 +227,7 @@ func TestNoisyAnswersAllRead(t *testing.T) {
 		ctx := context.Background()
 		odd := http.Header{"X-Ratelimit": {"1000"}, "X-Ratelimit-Used": {"many"}, "X-Ratelimit-Window": {"hour"}}
 		for { // to the next answer read
-			tk, _, err := q.acquire(ctx, time.Now())
+			tk, _, err := q.acquire(ctx, time.Now(), defaultCall)
 			if err != nil || !tk.routine {
 				t.Fatalf("acquire = %+v, %v; want a routine ticket", tk, err)
 			}
@@ -241,7 +241,7 @@ func TestNoisyAnswersAllRead(t *testing.T) {
 		}
 		anomalies := 0
 		for range 3 * foldEvery {
-			tk, _, err := q.acquire(ctx, time.Now())
+			tk, _, err := q.acquire(ctx, time.Now(), defaultCall)
 			if err != nil || tk.routine {
 				t.Fatalf("acquire after an anomaly = %+v, %v; want a ticket that is not routine", tk, err)
 			}
@@ -252,12 +252,12 @@ func TestNoisyAnswersAllRead(t *testing.T) {
 		if anomalies != 3*foldEvery {
 			t.Errorf("%d answers with a bad count, %d anomalies returned, want every one", 3*foldEvery, anomalies)
 		}
-		tk, _, err := q.acquire(ctx, time.Now())
+		tk, _, err := q.acquire(ctx, time.Now(), defaultCall)
 		if err != nil || tk.routine {
 			t.Fatalf("acquire = %+v, %v; want a ticket that is not routine", tk, err)
 		}
 		q.observe(tk, respond(req, 200, h, ""), time.Now())
-		if tk, _, err = q.acquire(ctx, time.Now()); err != nil || !tk.routine {
+		if tk, _, err = q.acquire(ctx, time.Now(), defaultCall); err != nil || !tk.routine {
 			t.Errorf("acquire after a clean answer = %+v, %v; want routine again", tk, err)
 		}
 	})
@@ -270,7 +270,7 @@ func TestLane(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, req, h := settledQuota(t)
 		ctx := context.Background()
-		tk, _, err := q.acquire(ctx, time.Now())
+		tk, _, err := q.acquire(ctx, time.Now(), defaultCall)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,7 +286,7 @@ func TestLane(t *testing.T) {
 		var tks []ticket
 		n := l.left.Load()
 		for i := range n {
-			tk, _, err := q.acquire(ctx, time.Now()) // would deadlock if it locked
+			tk, _, err := q.acquire(ctx, time.Now(), defaultCall) // would deadlock if it locked
 			if err != nil || !tk.routine || tk.seq != next+uint64(i) || l.left.Load() != n-1-i {
 				q.mu.Unlock()
 				t.Fatalf("lane request %d: %+v, %v; want routine with seq %d", i, tk, err, next+uint64(i))
@@ -301,13 +301,13 @@ func TestLane(t *testing.T) {
 		// A response read with news, even news the model ignores (an
 		// absurd window), closes the lane: what its tickets carry may be
 		// stale.
-		tk, _, err = q.acquire(ctx, time.Now()) // the lane is spent: opens a new one
+		tk, _, err = q.acquire(ctx, time.Now(), defaultCall) // the lane is spent: opens a new one
 		if err != nil || q.lane.Load() == nil {
 			t.Fatalf("acquire after the lane ran out: %v, lane %v; want a new lane", err, q.lane.Load())
 		}
 		for tk.seq%foldEvery != 0 { // to an answer read
 			q.observe(tk, respond(req, 200, h, ""), time.Now())
-			if tk, _, err = q.acquire(ctx, time.Now()); err != nil {
+			if tk, _, err = q.acquire(ctx, time.Now(), defaultCall); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -317,14 +317,14 @@ func TestLane(t *testing.T) {
 			t.Errorf("lane open after a response with an absurd window, want closed")
 		}
 		// It stays closed until an answer comes clean.
-		tk, _, err = q.acquire(ctx, time.Now())
+		tk, _, err = q.acquire(ctx, time.Now(), defaultCall)
 		if err != nil || q.lane.Load() != nil {
 			t.Fatalf("acquire after an anomaly: %v, lane %v; want no lane", err, q.lane.Load())
 		}
 		q.observe(tk, respond(req, 200, h, ""), time.Now())
 
 		// A 429 closes the lane.
-		tk, _, err = q.acquire(ctx, time.Now()) // opens a new lane
+		tk, _, err = q.acquire(ctx, time.Now(), defaultCall) // opens a new lane
 		if err != nil || q.lane.Load() == nil {
 			t.Fatalf("acquire after news: %v, lane %v; want a new lane", err, q.lane.Load())
 		}
@@ -338,7 +338,7 @@ func TestLane(t *testing.T) {
 		// The guard's probe; two seconds later, an answer read under the
 		// guard's ceiling, which lifts it; then a lane.
 		for i := range 3 {
-			tk, _, err = q.acquire(ctx, time.Now())
+			tk, _, err = q.acquire(ctx, time.Now(), defaultCall)
 			if err != nil || tk.probe != (i == 0) {
 				t.Fatalf("acquire %d after the pause = %+v, %v; want probe %v", i, tk, err, i == 0)
 			}
@@ -356,7 +356,7 @@ func TestLane(t *testing.T) {
 		}
 
 		// A short budget closes the lane.
-		tk, _, err = q.acquire(ctx, time.Now())
+		tk, _, err = q.acquire(ctx, time.Now(), defaultCall)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -374,7 +374,7 @@ func TestConfirms(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, _, _ := settledQuota(t)
 		now := time.Now()
-		tk, _, err := q.acquire(context.Background(), now)
+		tk, _, err := q.acquire(context.Background(), now, defaultCall)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -463,7 +463,7 @@ func TestNoSkipOnceOthersSeen(t *testing.T) {
 		if q.lane.Load() != nil {
 			t.Errorf("lane open with others seen taking from the quota, want closed")
 		}
-		tk, _, err := q.acquire(context.Background(), time.Now())
+		tk, _, err := q.acquire(context.Background(), time.Now(), defaultCall)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -888,3 +888,7 @@ func TestSlotAtRollProbesAlone(t *testing.T) {
 		}
 	})
 }
+
+// defaultCall is a call under the default options, for tests that drive a
+// quota directly.
+var defaultCall = call{cfg: &config{maxWait: DefaultMaxWait, retries: DefaultRetries}}

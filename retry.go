@@ -81,8 +81,11 @@ func replayable(req *http.Request) bool {
 }
 
 // retryable reports whether the outcome of an attempt calls for a retry.
-func (t *Transport) retryable(req *http.Request, resp *http.Response, err error) bool {
-	if t.cfg.retries == 0 || req.Context().Err() != nil || !replayable(req) {
+func (t *Transport) retryable(req *http.Request, c call, resp *http.Response, err error) bool {
+	if err == nil && !t.cfg.ownPolicy && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+		return false // what DefaultRetryPolicy would say, sooner
+	}
+	if c.retries() == 0 || req.Context().Err() != nil || !replayable(req) {
 		return false
 	}
 	if err != nil {
@@ -103,8 +106,8 @@ func (t *Transport) retryable(req *http.Request, resp *http.Response, err error)
 // inner http.Client follows no redirect; and its calls to
 // CloseIdleConnections reach nothing, since the inner round tripper has no
 // such method, so the shared pool is left alone.
-func (t *Transport) retry(req *http.Request, q *quota, resp *http.Response, err error) (*http.Response, error) {
-	c := &retryCall{t: t, q: q, req: req, firstResp: resp, firstErr: err}
+func (t *Transport) retry(req *http.Request, q *quota, call call, resp *http.Response, err error) (*http.Response, error) {
+	c := &retryCall{t: t, q: q, call: call, req: req, firstResp: resp, firstErr: err}
 
 	// The engine gets its own shallow copy of req, without a body: the
 	// first attempt already consumed req.Body, and each retry asks GetBody.
@@ -123,7 +126,7 @@ func (t *Transport) retry(req *http.Request, q *quota, resp *http.Response, err 
 		Logger:       nil,
 		RetryWaitMin: t.cfg.backoffBase,
 		RetryWaitMax: t.cfg.backoffCap,
-		RetryMax:     t.cfg.retries,
+		RetryMax:     call.retries(),
 		CheckRetry:   c.checkRetry,
 		Backoff:      c.backoff,
 		ErrorHandler: c.giveUp,
@@ -143,9 +146,10 @@ func (t *Transport) retry(req *http.Request, q *quota, resp *http.Response, err 
 // retryCall is the state of one request's retries. It is the engine's inner
 // round tripper.
 type retryCall struct {
-	t   *Transport
-	q   *quota
-	req *http.Request
+	t    *Transport
+	q    *quota
+	call call
+	req  *http.Request
 
 	firstResp *http.Response
 	firstErr  error
@@ -176,7 +180,7 @@ func (c *retryCall) RoundTrip(*http.Request) (*http.Response, error) {
 		ar.Body = body
 	}
 	hm := c.t.hostMetricsFor(c.q, c.req)
-	resp, _, sent, err := c.t.attempt(ar, c.q, hm, time.Now())
+	resp, _, sent, err := c.t.attempt(ar, c.q, hm, time.Now(), c.call, c.attempts+1)
 	if sent {
 		hm.attempt(c.req.Method, statusOf(resp), err)
 	}
@@ -193,14 +197,14 @@ func (c *retryCall) checkRetry(ctx context.Context, resp *http.Response, err err
 			err = ue.Err
 		}
 	}
-	if c.attempts > 1 && !c.t.retryable(c.req, resp, err) {
+	if c.attempts > 1 && !c.t.retryable(c.req, c.call, resp, err) {
 		return false, nil
 	}
-	if c.attempts > c.t.cfg.retries {
+	if c.attempts > c.call.retries() {
 		return false, nil // spent: the engine returns the last outcome
 	}
-	w, must := c.t.retryWait(c.attempts, resp, c.q)
-	if must && w > c.t.cfg.maxWait {
+	w, must := c.t.retryWait(c.attempts, resp, c.q, c.call.maxWait())
+	if must && w > c.call.maxWait() {
 		// The server or the quota asks for more than we may wait: the
 		// request is not sent early, and the caller gets this answer.
 		c.t.log(slog.LevelDebug, "ratehttp: no retry, the wait asked for passes the maximum wait", c.req, slog.Duration("wait", w))
@@ -211,7 +215,11 @@ func (c *retryCall) checkRetry(ctx context.Context, resp *http.Response, err err
 		return false, nil
 	}
 	c.wait = w
-	c.t.hostMetricsFor(c.q, c.req).retry(retryReason(resp, err))
+	reason := retryReason(resp, err)
+	c.t.hostMetricsFor(c.q, c.req).retry(reason)
+	if c.call.emitting() {
+		c.call.emit(Event{Kind: EventRetry, Request: c.req, Attempt: c.attempts, Status: statusOf(resp), Err: err, Wait: w, Reason: reason})
+	}
 	c.t.log(slog.LevelDebug, "ratehttp: retrying", c.req,
 		slog.Int("attempt", c.attempts+1), slog.Int("status", statusOf(resp)), slog.Duration("wait", w))
 	return true, nil
@@ -237,7 +245,7 @@ func (c *retryCall) giveUp(resp *http.Response, err error, _ int) (*http.Respons
 // the response has one, or, for a 429, the longer of it and the quota's
 // pause; else exponential backoff with full jitter, capped by the maximum
 // wait.
-func (t *Transport) retryWait(n int, resp *http.Response, q *quota) (d time.Duration, must bool) {
+func (t *Transport) retryWait(n int, resp *http.Response, q *quota, maxWait time.Duration) (d time.Duration, must bool) {
 	now := time.Now()
 	if resp != nil {
 		if v := resp.Header["Retry-After"]; len(v) > 0 {
@@ -259,7 +267,7 @@ func (t *Transport) retryWait(n int, resp *http.Response, q *quota) (d time.Dura
 	if shift := n - 1; shift < 32 {
 		d = min(t.cfg.backoffBase<<shift, t.cfg.backoffCap)
 	}
-	return min(rand.N(d+1), t.cfg.maxWait), false
+	return min(rand.N(d+1), maxWait), false
 }
 
 func retryReason(resp *http.Response, err error) string {

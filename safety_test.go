@@ -105,11 +105,11 @@ func TestLateResponseKeepsNewerLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q, req, h := settledQuota(t)
 		ctx := context.Background()
-		older, _, err := q.acquire(ctx, time.Now())
+		older, _, err := q.acquire(ctx, time.Now(), defaultCall)
 		if err != nil {
 			t.Fatal(err)
 		}
-		newer, _, err := q.acquire(ctx, time.Now())
+		newer, _, err := q.acquire(ctx, time.Now(), defaultCall)
 		if err != nil {
 			t.Fatal(err)
 		}

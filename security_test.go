@@ -152,7 +152,7 @@ func TestSecurityNoCredentialLeak(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := &http.Transport{}
 	defer base.CloseIdleConnections()
-	tr := New(base, WithLogger(logger), WithAPIErrors(0), WithRetries(2), WithBackoff(time.Millisecond, 10*time.Millisecond))
+	tr := New(base, WithLogger(logger), WithAPIErrors(DefaultErrorBodyLimit), WithRetries(2), WithBackoff(time.Millisecond, 10*time.Millisecond))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(tr)
 

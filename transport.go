@@ -12,7 +12,11 @@
 // It paces requests with a [golang.org/x/time/rate] limiter at the server's
 // rate, keeps its own budget of what remains in the window (counting requests
 // still in flight), and when the budget is spent waits for the window's
-// estimated reset. Light load is never delayed.
+// estimated reset. Light or bursty load is not delayed as long as it fits in
+// the burst: after an idle spell, up to a twentieth of the window's limit (at
+// least ten, at most a hundred; see [WithBurst]) go at once, and the rest at
+// the pace. [Transport.Quota] and [Transport.Quotas] report each key's
+// quota.
 //
 // Every response is read while the model is being learned. Once it is
 // settled (the quota, its window and the meaning of the headers known, no
@@ -36,13 +40,13 @@
 // # Waiting and errors
 //
 // After a 429 the model did not foresee, a key sends one request at a time
-// until an answer that is not a 429, waiting the Retry-After or a doubling
-// interval between them, and its pace drops and climbs back (see
+// until an answer that is not a 429, waiting the Retry-After (at least half
+// a second) or a doubling interval between them, and its pace drops and climbs back (see
 // internal/quota's Guard): a key that draws 429s never keeps sending at full
 // pace into them.
 //
-// Requests that wait for their quota go in the order they came, across
-// pauses, window resets and changes of the quota. A request waits only as
+// Requests of one priority that wait for their quota go in the order they
+// came, across pauses, window resets and changes of the quota. A request waits only as
 // long as its context allows, and no wait it foresees may pass the maximum
 // wait ([WithMaxWait]): a request behind others foresees at least what they
 // need, and the first in line its own slot. A wait that could not finish in
@@ -50,6 +54,25 @@
 // matches [ErrRateLimited] and, when the deadline was the reason,
 // [context.DeadlineExceeded]. A cancelled context returns promptly with an
 // error that matches the context's error.
+//
+// # Per-request options and priorities
+//
+// [WithRequestOptions] attaches options to a request's context: its own
+// maximum wait ([MaxWait]), retry count ([Retries]), event handler
+// ([OnEvent]) and priority. When requests queue for a quota, [Interactive]
+// ones go first, then those with no priority, then [Batch] ones, each in
+// arrival order; only the request at the head of the queue, which may hold a
+// slot of the pace, is never overtaken (unless it is a batch request held
+// back by the reserve). Batch requests leave the last requests of a window's
+// budget (a hundredth of the limit, at least one) to the others: under a
+// saturated quota a request of higher priority finds them, and a window used
+// by batch requests alone goes a hundredth short.
+//
+// # Events
+//
+// [WithEvents] and [OnEvent] receive an [Event] at each step of a request:
+// a wait for the quota, a refusal, each attempt and its answer, a 429, a
+// retry. They cost nothing when unset.
 //
 // # Retries
 //
@@ -125,12 +148,15 @@ type config struct {
 	backoffBase time.Duration
 	backoffCap  time.Duration
 	policy      RetryPolicy
+	ownPolicy   bool // WithRetryPolicy replaced DefaultRetryPolicy
 	logger      *slog.Logger
 	clientName  string
 	apiErrors   bool
 	errorLimit  int64
 	maxHosts    int
 	maxCodes    int
+	burst       float64 // WithBurst's share of the window; negative: burstFor
+	events      func(Event)
 }
 
 // Defaults of the options.
@@ -142,6 +168,13 @@ const (
 )
 
 // An Option configures a [Transport] at [New].
+//
+// Every option takes its argument as given, and zero means none: a zero (or
+// negative) number turns the thing off ([WithMaxWait](0): never wait;
+// [WithRetries](0): no retry; [WithBackoff](0, 0): no delay between retries;
+// [WithBurst](0): one request at a time; [WithAPIErrors](0): no body read).
+// To keep a default, leave the option out. A function or a name has no
+// "none": a nil function or an empty name keeps the default.
 type Option interface {
 	apply(*config)
 }
@@ -165,7 +198,7 @@ func WithUsedMeaning(m UsedMeaning) Option {
 }
 
 // WithMaxWait bounds how long a request may wait for its quota, and for a
-// retry. A request that would wait longer fails at once with a
+// retry ([MaxWait] sets it for one request). A request that would wait longer fails at once with a
 // [*RateLimitError]. The bound applies to each wait a request foresees:
 // behind other waiting requests, the least they need; first in line, its own
 // slot (see the package documentation); a wait it cannot foresee (for the
@@ -178,24 +211,46 @@ func WithMaxWait(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.maxWait = max(d, 0) })
 }
 
+// WithBurst sets how much of a window's quota may go at once, as a share
+// between 0 and 1 of the limit the server reports: after an idle spell, up
+// to share·limit requests (rounded up, at least one) go without waiting for
+// the pace, as long as the window's remaining budget allows them; the rest
+// are paced at limit per window. WithBurst(1) lets a client with 99 of 100
+// remaining send 99 requests at once. A larger burst uses the quota sooner
+// in the window, and a server whose own limiter is a token bucket smaller
+// than the burst answers the excess with 429s.
+//
+// The default is a twentieth of the limit, at least ten (or the whole limit
+// when it is smaller) and at most a hundred, and one request at a time
+// against a sliding window. Zero or negative means one request at a time; a
+// share above 1 counts as 1. The burst is one, whatever this option says,
+// while the window is only guessed and after a 429 the Transport did not
+// foresee (see the package documentation).
+func WithBurst(share float64) Option {
+	return optionFunc(func(c *config) {
+		c.burst = max(share, 0)
+		if share != share { // NaN
+			c.burst = 0
+		}
+	})
+}
+
 // WithRetries sets how many times a request may be retried after its first
-// attempt. The default is [DefaultRetries]; zero or negative disables retries.
+// attempt. The default is [DefaultRetries]; zero or negative disables
+// retries. [Retries] sets it for one request.
 func WithRetries(n int) Option {
 	return optionFunc(func(c *config) { c.retries = max(n, 0) })
 }
 
 // WithBackoff sets the exponential backoff between retries: the n-th retry
-// waits a random duration in [0, min(cap, base·2ⁿ⁻¹)) ("full jitter"). A
-// Retry-After header wins over it. Defaults are [DefaultBackoffBase] and
-// [DefaultBackoffCap]; zero or negative values keep the default.
+// waits a random duration in [0, min(cap, base·2ⁿ⁻¹)] ("full jitter"), and
+// never more than the maximum wait. A Retry-After header wins over it, and
+// the quota still paces every retry. Defaults are [DefaultBackoffBase] and
+// [DefaultBackoffCap]. Zero or negative means no delay: WithBackoff(0, 0)
+// retries at once; a cap below base counts as base.
 func WithBackoff(base, cap time.Duration) Option {
 	return optionFunc(func(c *config) {
-		if base > 0 {
-			c.backoffBase = base
-		}
-		if cap > 0 {
-			c.backoffCap = cap
-		}
+		c.backoffBase, c.backoffCap = max(base, 0), max(cap, 0)
 	})
 }
 
@@ -206,7 +261,7 @@ func WithBackoff(base, cap time.Duration) Option {
 func WithRetryPolicy(p RetryPolicy) Option {
 	return optionFunc(func(c *config) {
 		if p != nil {
-			c.policy = p
+			c.policy, c.ownPolicy = p, true
 		}
 	})
 }
@@ -220,7 +275,7 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithClientName sets the value of the constant "client" label on every
 // metric, so that several Transports can be registered in one registry. The
-// default is "default".
+// default (and an empty name) is "default".
 func WithClientName(name string) Option {
 	return optionFunc(func(c *config) {
 		if name != "" {
@@ -234,15 +289,13 @@ func WithClientName(name string) Option {
 // deliberate departure from the [http.RoundTripper] contract, which returns
 // every response with a nil error: opt in only where the caller wants errors.
 // [http.Client] wraps the error in a [*url.Error]; [errors.As] reaches it. At
-// most limit bytes of the body are read; zero or negative means
-// [DefaultErrorBodyLimit].
+// most limit bytes of the body are read (pass [DefaultErrorBodyLimit] for
+// the usual bound); zero or negative reads none, and the error carries the
+// status alone.
 func WithAPIErrors(limit int64) Option {
 	return optionFunc(func(c *config) {
 		c.apiErrors = true
-		c.errorLimit = limit
-		if limit <= 0 {
-			c.errorLimit = DefaultErrorBodyLimit
-		}
+		c.errorLimit = max(limit, 0)
 	})
 }
 
@@ -263,6 +316,7 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 			clientName:  "default",
 			maxHosts:    DefaultMaxHostLabels,
 			maxCodes:    DefaultMaxCodeLabels,
+			burst:       -1,
 		},
 		quotas:  make(map[quotaKey]*quotaEntry),
 		sweepAt: minSweep,
@@ -295,7 +349,7 @@ func (t *Transport) quotaFor(req *http.Request, now time.Time) *quota {
 	if t.cfg.keyFunc != nil {
 		k = quotaKey{custom: t.cfg.keyFunc(req)}
 	}
-	if e := t.last.Load(); e != nil && e.key == k {
+	if e := t.last.Load(); e != nil && e.key.host == k.host && e.key.scheme == k.scheme && e.key.custom == k.custom {
 		return e.q
 	}
 	// last is stored under mu, so that it never holds a quota a sweep has
@@ -363,17 +417,18 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errors.New("ratehttp: nil Request.URL")
 	}
 	start := t.clock.now()
+	c := t.newCall(req.Context())
 	q := t.quotaFor(req, start)
 	hm := t.hostMetricsFor(q, req)
 	hm.inflight(1)
 	defer hm.inflight(-1) // also when the base panics
-	resp, end, sent, err := t.attempt(req, q, hm, start)
+	resp, end, sent, err := t.attempt(req, q, hm, start, c, 1)
 	switch {
-	case t.retryable(req, resp, err):
+	case t.retryable(req, c, resp, err):
 		if sent {
 			hm.attempt(req.Method, statusOf(resp), err)
 		}
-		resp, err = t.retry(req, q, resp, err)
+		resp, err = t.retry(req, q, c, resp, err)
 		hm.request(req.Method, statusOf(resp), err, time.Since(start))
 	case sent:
 		hm.single(req.Method, statusOf(resp), err, end.Sub(start))
@@ -386,24 +441,37 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// attempt sends req once, after waiting for the quota, and folds the outcome
-// into the quota. now is the current time, and end the time the outcome came
-// (the clock is read as little as possible: it is slow on some machines).
-// sent reports whether the base transport was called; when it was not,
-// attempt closes req.Body. The caller records the attempt in the metrics.
-func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time) (resp *http.Response, end time.Time, sent bool, err error) {
-	tk, waited, err := q.acquire(req.Context(), now)
+// attempt sends req once, as attempt n of call c, after waiting for the
+// quota, and folds the outcome into the quota. now is the current time, and
+// end the time the outcome came (the clock is read as little as possible: it
+// is slow on some machines). sent reports whether the base transport was
+// called; when it was not, attempt closes req.Body. The caller records the
+// attempt in the metrics.
+func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time, c call, n int) (resp *http.Response, end time.Time, sent bool, err error) {
+	tk, waited, err := q.acquire(req.Context(), now, c)
+	emitting := c.emitting()
 	if waited > 0 {
 		hm.wait(waited)
+		if emitting && err == nil {
+			c.emit(Event{Kind: EventWait, Request: req, Attempt: n, Wait: waited})
+		}
 	}
 	if err != nil {
 		closeBody(req)
+		reason := "canceled"
 		var rl *RateLimitError
 		if errors.As(err, &rl) {
-			hm.refused(refusalReason(rl))
+			reason = refusalReason(rl)
+			hm.refused(reason)
 			t.log(slog.LevelWarn, "ratehttp: request refused by the quota", req, slog.Duration("wait", rl.Wait))
 		}
+		if emitting {
+			c.emit(Event{Kind: EventRefused, Request: req, Attempt: n, Err: err, Wait: waited, Reason: reason})
+		}
 		return nil, time.Now(), false, err
+	}
+	if emitting {
+		c.emit(Event{Kind: EventAttempt, Request: req, Attempt: n})
 	}
 	// If the base panics, the quota learns that the request got no
 	// response before the panic goes on: a probe left in flight would hold
@@ -430,7 +498,23 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	if a := q.observe(tk, resp, end); a != 0 {
 		hm.anomalies(a)
 	}
+	if emitting {
+		t.emitResponse(c, req, n, resp, err, end.Sub(tk.sent))
+	}
 	return resp, end, true, err
+}
+
+// emitResponse emits the events of attempt n's outcome, which took d.
+func (t *Transport) emitResponse(c call, req *http.Request, n int, resp *http.Response, err error, d time.Duration) {
+	code := statusOf(resp)
+	c.emit(Event{Kind: EventResponse, Request: req, Attempt: n, Status: code, Err: err, Duration: d})
+	if code == http.StatusTooManyRequests {
+		var wait time.Duration
+		if v := resp.Header["Retry-After"]; len(v) > 0 {
+			wait, _ = parseRetryAfter(v[0], time.Now())
+		}
+		c.emit(Event{Kind: EventRateLimited, Request: req, Attempt: n, Status: code, Wait: wait})
+	}
 }
 
 // apiError turns a final error response into an *APIError, draining and

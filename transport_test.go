@@ -619,7 +619,7 @@ func TestAPIErrorsOption(t *testing.T) {
 			h := http.Header{"X-Request-Id": {"3f2a"}, "Content-Type": {"application/json"}}
 			return respond(r, 404, h, `{"error_code":"AS.0001","error_msg":"The format of message is error"}`), nil
 		})
-		client := &http.Client{Transport: New(base, WithAPIErrors(0))}
+		client := &http.Client{Transport: New(base, WithAPIErrors(DefaultErrorBodyLimit))}
 		_, err := client.Get("http://api.test/x")
 		var ae *APIError
 		if !errors.As(err, &ae) || !errors.Is(err, ErrNotFound) {

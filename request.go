@@ -1,0 +1,129 @@
+package ratehttp
+
+import (
+	"context"
+	"time"
+)
+
+// A RequestOption changes how the [Transport] treats the requests made with
+// a context, through [WithRequestOptions]. Where a request option and a
+// Transport [Option] set the same thing, the request option wins for that
+// request.
+type RequestOption interface {
+	applyRequest(*requestOptions)
+}
+
+type requestOptionFunc func(*requestOptions)
+
+func (f requestOptionFunc) applyRequest(o *requestOptions) { f(o) }
+
+// requestOptions is what WithRequestOptions stored in a context. The has
+// fields say which values were set; the others come from the Transport.
+type requestOptions struct {
+	hasMaxWait bool
+	maxWait    time.Duration
+	hasRetries bool
+	retries    int
+	priority   priority
+	events     func(Event)
+}
+
+type requestOptionsKey struct{}
+
+// WithRequestOptions returns a copy of ctx that carries opts: the requests
+// made with it (see [http.NewRequestWithContext]) follow them. Options
+// already in ctx are kept, and opts override those they set again.
+//
+// A request's options are read once, when [Transport.RoundTrip] starts; they
+// also govern its retries.
+func WithRequestOptions(ctx context.Context, opts ...RequestOption) context.Context {
+	o := new(requestOptions)
+	if prev, ok := ctx.Value(requestOptionsKey{}).(*requestOptions); ok {
+		*o = *prev
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyRequest(o)
+		}
+	}
+	return context.WithValue(ctx, requestOptionsKey{}, o)
+}
+
+// MaxWait sets the maximum wait of a request in place of [WithMaxWait]'s,
+// longer or shorter, with the same meaning: zero or negative means that the
+// request never waits.
+func MaxWait(d time.Duration) RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.hasMaxWait, o.maxWait = true, max(d, 0) })
+}
+
+// Retries sets how many times a request may be retried after its first
+// attempt, in place of [WithRetries]'s count: zero or negative means none.
+func Retries(n int) RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.hasRetries, o.retries = true, max(n, 0) })
+}
+
+// Interactive marks a request as one a person is waiting for. When requests
+// queue for a quota, interactive ones go before the others (see the package
+// documentation's Priorities).
+func Interactive() RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.priority = priorityInteractive })
+}
+
+// Batch marks a request as background work. When requests queue for a
+// quota, batch ones go after the others, and they never take the last
+// requests of a window's budget (see the package documentation's
+// Priorities).
+func Batch() RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.priority = priorityBatch })
+}
+
+// OnEvent makes f receive the events of a request (see [Event]), after the
+// Transport's own handler ([WithEvents]), if any. A nil f removes a handler
+// set earlier in the context.
+func OnEvent(f func(Event)) RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.events = f })
+}
+
+// priority orders requests that wait for the same quota: higher first.
+type priority int8
+
+const (
+	priorityBatch       priority = -1
+	priorityDefault     priority = 0
+	priorityInteractive priority = 1
+)
+
+// call is what governs one request: the Transport's configuration, and the
+// request's options over it (o, nil when the request has none). It is two
+// words, passed by value.
+type call struct {
+	cfg *config
+	o   *requestOptions
+}
+
+// newCall returns the call of a request made with ctx.
+func (t *Transport) newCall(ctx context.Context) call {
+	o, _ := ctx.Value(requestOptionsKey{}).(*requestOptions)
+	return call{cfg: &t.cfg, o: o}
+}
+
+func (c call) maxWait() time.Duration {
+	if c.o != nil && c.o.hasMaxWait {
+		return c.o.maxWait
+	}
+	return c.cfg.maxWait
+}
+
+func (c call) retries() int {
+	if c.o != nil && c.o.hasRetries {
+		return c.o.retries
+	}
+	return c.cfg.retries
+}
+
+func (c call) priority() priority {
+	if c.o != nil {
+		return c.o.priority
+	}
+	return priorityDefault
+}

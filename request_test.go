@@ -1,0 +1,339 @@
+package ratehttp
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/ratehttp/ratehttp/ratehttptest"
+)
+
+// spentFor returns a base whose first answer says the hourly quota of 100 is
+// spent, and every later one that 99 remain.
+func spentOnce() roundTripFunc {
+	var mu sync.Mutex
+	n := 0
+	return func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		n++
+		left := "99"
+		if n == 1 {
+			left = "0"
+		}
+		mu.Unlock()
+		h := http.Header{"X-Ratelimit": {"100"}, "X-Ratelimit-Used": {left}, "X-Ratelimit-Window": {"minute"}}
+		return respond(r, 200, h, ""), nil
+	}
+}
+
+// TestRequestMaxWait: a request's MaxWait replaces the Transport's, longer
+// or shorter.
+func TestRequestMaxWait(t *testing.T) {
+	tests := []struct {
+		name      string
+		transport time.Duration
+		give      []RequestOption
+		wantErr   bool
+	}{
+		{"transport's bound refuses", 10 * time.Second, nil, true},
+		{"longer for one request", 10 * time.Second, []RequestOption{MaxWait(5 * time.Minute)}, false},
+		{"shorter for one request", time.Hour, []RequestOption{MaxWait(0)}, true},
+		{"later option wins", time.Hour, []RequestOption{MaxWait(0), MaxWait(time.Hour)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				rt := New(spentOnce(), WithMaxWait(tt.transport))
+				if _, err := get(t, context.Background(), rt); err != nil {
+					t.Fatal(err)
+				}
+				ctx := WithRequestOptions(context.Background(), tt.give...)
+				start := time.Now()
+				resp, err := get(t, ctx, rt)
+				if (err != nil) != tt.wantErr {
+					t.Fatalf("RoundTrip error = %v, want error %v", err, tt.wantErr)
+				}
+				if err != nil {
+					if !errors.Is(err, ErrRateLimited) || time.Since(start) != 0 {
+						t.Errorf("RoundTrip error = %v after %v, want ErrRateLimited at once", err, time.Since(start))
+					}
+					return
+				}
+				resp.Body.Close()
+				if time.Since(start) == 0 {
+					t.Errorf("RoundTrip did not wait for the spent quota")
+				}
+			})
+		})
+	}
+}
+
+// TestRequestRetries: Retries replaces WithRetries for one request, and the
+// options of a context carry over to one derived with more options.
+func TestRequestRetries(t *testing.T) {
+	tests := []struct {
+		name string
+		give []RequestOption
+		want int
+	}{
+		{"transport's", nil, 4},
+		{"off", []RequestOption{Retries(0)}, 1},
+		{"one", []RequestOption{Retries(1)}, 2},
+		{"negative is none", []RequestOption{Retries(-3)}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &script{codes: []int{503}}
+			rt := New(s, WithBackoff(0, 0))
+			ctx := WithRequestOptions(context.Background(), Interactive())
+			ctx = WithRequestOptions(ctx, tt.give...)
+			resp, err := get(t, ctx, rt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := int(s.calls.Load()); got != tt.want {
+				t.Errorf("attempts = %d, want %d", got, tt.want)
+			}
+			if o := ctx.Value(requestOptionsKey{}).(*requestOptions); o.priority != priorityInteractive {
+				t.Errorf("priority = %d after a second WithRequestOptions, want interactive kept", o.priority)
+			}
+		})
+	}
+}
+
+// TestZeroBackoffRetriesAtOnce: WithBackoff(0, 0) means no delay between
+// retries, and WithAPIErrors(0) reads no body.
+func TestZeroValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &script{codes: []int{503, 503, 200}}
+		start := time.Now()
+		resp, err := get(t, context.Background(), New(s, WithBackoff(0, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || time.Since(start) != 0 {
+			t.Errorf("status %d after %v, want 200 at once", resp.StatusCode, time.Since(start))
+		}
+	})
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return respond(r, 400, http.Header{"Content-Type": {"application/json"}}, `{"error_code":"X.1","error_msg":"bad"}`), nil
+	})
+	_, err := get(t, context.Background(), New(base, WithAPIErrors(0)))
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Code != "" {
+		t.Errorf("WithAPIErrors(0): error %#v, want an *APIError with status 400 and no code read", err)
+	}
+}
+
+// TestEvents: the handlers see a request's events in order, the
+// Transport's before the request's.
+func TestEvents(t *testing.T) {
+	type seen struct {
+		who  string
+		kind EventKind
+		n    int
+		code int
+	}
+	var got []seen
+	record := func(who string) func(Event) {
+		return func(e Event) { got = append(got, seen{who, e.Kind, e.Attempt, e.Status}) }
+	}
+	s := &script{codes: []int{429, 200}, header: retryAfter("0")}
+	rt := New(s, WithEvents(record("t")), WithBackoff(0, 0))
+	ctx := WithRequestOptions(context.Background(), OnEvent(record("r")))
+	resp, err := get(t, ctx, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var kinds []string
+	for i, e := range got {
+		if i%2 == 0 && (e.who != "t" || got[i+1].who != "r" || got[i+1].kind != e.kind) {
+			t.Fatalf("events %v: want each event to the Transport's handler, then the request's", got)
+		}
+		if e.who == "t" {
+			kinds = append(kinds, e.kind.String())
+		}
+	}
+	want := []string{"attempt", "response", "rate_limited", "retry", "attempt", "response"}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("events %v, want %v", kinds, want)
+	}
+	if e := got[len(got)-1]; e.n != 2 || e.code != 200 {
+		t.Errorf("last event: attempt %d status %d, want attempt 2 status 200", e.n, e.code)
+	}
+
+	// A refusal, and no events at all without handlers.
+	got = nil
+	synctest.Test(t, func(t *testing.T) {
+		rt := New(spentOnce(), WithEvents(record("t")), WithMaxWait(time.Second))
+		get(t, context.Background(), rt)
+		_, err := get(t, context.Background(), rt)
+		if !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("RoundTrip error = %v, want ErrRateLimited", err)
+		}
+	})
+	if e := got[len(got)-1]; e.kind != EventRefused {
+		t.Errorf("last event %v, want refused", e.kind)
+	}
+}
+
+// TestPriorities: under a spent budget, interactive requests go before the
+// batch ones that came earlier (though not before the head of the queue),
+// and batch requests leave the last of a window's budget to the others.
+func TestPriorities(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 5, Window: time.Minute, Latency: 10 * time.Millisecond})
+		var sent sendOrder
+		rt := New(sent.wrap(srv.RoundTrip), WithRetries(0), WithMaxWait(10*time.Minute))
+		batch := WithRequestOptions(context.Background(), Batch())
+		interactive := WithRequestOptions(context.Background(), Interactive())
+		var wg sync.WaitGroup
+		send := func(ctx context.Context, i int) {
+			wg.Go(func() {
+				if code, err := sendNumbered(ctx, rt, i); err != nil || code != 200 {
+					t.Errorf("request %d: status %d, error %v; want 200", i, code, err)
+				}
+			})
+			time.Sleep(time.Millisecond)
+		}
+		for i := range 8 { // 0-7 batch: four go, the fifth is the reserve
+			send(batch, i)
+		}
+		time.Sleep(time.Second)
+		if n := len(sent.get()); n != 4 {
+			t.Errorf("batch requests sent in the first window: %d, want 4 (the last is left to others)", n)
+		}
+		send(interactive, 8) // takes the reserve at once
+		time.Sleep(100 * time.Millisecond)
+		if order := sent.get(); len(order) != 5 || order[4] != 8 {
+			t.Errorf("sent %v, want the interactive request 8 fifth, at once", order)
+		}
+		send(batch, 9)
+		send(interactive, 10)
+		wg.Wait()
+		order := sent.get()
+		if i, j := slices.Index(order, 10), slices.Index(order, 5); i > j+1 {
+			t.Errorf("sent %v: interactive request 10 behind more than the head of the queue", order)
+		}
+		if i, j := slices.Index(order, 10), slices.Index(order, 9); i > j {
+			t.Errorf("sent %v: interactive request 10 after batch request 9", order)
+		}
+	})
+}
+
+// TestBurstOption: with WithBurst(1), 50 concurrent calls with 99 of 100
+// remaining all go at once; by default they are paced after a burst of ten.
+func TestBurstOption(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []Option
+		want func(time.Duration) bool
+	}{
+		{"WithBurst(1)", []Option{WithBurst(1)}, func(d time.Duration) bool { return d == 0 }},
+		{"default", nil, func(d time.Duration) bool { return d > 10*time.Second }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 100, Window: time.Minute, Offset: 30 * time.Second})
+				var sent sendOrder
+				rt := New(sent.wrap(srv.RoundTrip), tt.opts...)
+				if code, err := sendNumbered(context.Background(), rt, 0); err != nil || code != 200 {
+					t.Fatalf("first request: %d %v", code, err)
+				}
+				var wg sync.WaitGroup
+				for i := 1; i <= 50; i++ {
+					wg.Go(func() { sendNumbered(context.Background(), rt, i) })
+				}
+				wg.Wait()
+				at := sent.times()
+				last := slices.Max(at) - at[1]
+				if !tt.want(last) {
+					t.Errorf("50 calls sent over %v", last)
+				}
+				if st := srv.Stats(); st.Rejected != 0 {
+					t.Errorf("%d rejected, want 0", st.Rejected)
+				}
+			})
+		})
+	}
+	for _, tt := range []struct {
+		limit int64
+		share float64
+		want  int
+	}{{100, 1, 100}, {100, 0.5, 50}, {100, 0, 1}, {100, 2, 100}, {3, 0.01, 1}, {1e12, 1, 1<<31 - 1}} {
+		if got := burstShare(tt.limit, tt.share); got != tt.want {
+			t.Errorf("burstShare(%d, %v) = %d, want %d", tt.limit, tt.share, got, tt.want)
+		}
+	}
+}
+
+// TestQuotaState: the state of each key, as the server reported it and as
+// the Transport estimates it.
+func TestQuotaState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 10, Window: time.Hour})
+		rt := New(srv, WithKeyFunc(func(r *http.Request) string { return r.Header.Get("Tenant") }))
+		req := func(tenant string) *http.Request {
+			r, _ := http.NewRequest(http.MethodGet, "http://api.test/x", nil)
+			r.Header.Set("Tenant", tenant)
+			return r
+		}
+		if _, ok := rt.Quota(req("b")); ok {
+			t.Errorf("Quota of an unused key: ok")
+		}
+		for _, tenant := range []string{"b", "a", "a"} {
+			resp, err := rt.RoundTrip(req(tenant))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		st, ok := rt.Quota(req("a"))
+		if !ok || !st.Known || st.Limit != 10 || st.Window != time.Hour || st.Key != "a" || st.Throttled {
+			t.Errorf("Quota(a) = %+v, %v", st, ok)
+		}
+		// The server's counter is shared by both tenants: 7 remain.
+		if st.Remaining != 7 || st.Reset.IsZero() || st.Pace <= 0 || st.InFlight != 0 {
+			t.Errorf("Quota(a) = %+v, want 7 remaining, a reset and a pace", st)
+		}
+		all := rt.Quotas()
+		if len(all) != 2 || all[0].Key != "a" || all[1].Key != "b" {
+			t.Errorf("Quotas() = %+v, want a then b", all)
+		}
+		// A spent quota: the wait is the time to the reset.
+		for range 7 {
+			resp, _ := rt.RoundTrip(req("a"))
+			resp.Body.Close()
+		}
+		st, _ = rt.Quota(req("a"))
+		if st.Remaining != 0 || st.Wait != time.Until(st.Reset) || st.Wait <= 0 {
+			t.Errorf("spent: %+v, want 0 remaining and a wait until the reset", st)
+		}
+	})
+	if _, ok := New(nil).Quota(&http.Request{}); ok {
+		t.Errorf("Quota of a request without URL: ok")
+	}
+}
+
+// TestEventKindString names every kind.
+func TestEventKindString(t *testing.T) {
+	for k := EventWait; k <= EventRetry; k++ {
+		if s := k.String(); s == "unknown" || s == "" || strings.ContainsAny(s, " -") {
+			t.Errorf("EventKind(%d).String() = %q", k, s)
+		}
+	}
+	if s := EventKind(99).String(); s != "unknown" {
+		t.Errorf("EventKind(99).String() = %q, want unknown", s)
+	}
+}

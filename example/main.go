@@ -8,13 +8,20 @@
 //
 //	go run ./example
 //
-// With -url it loads a real API instead:
+// With -url it loads a real API instead, in the closed model (-c workers) or,
+// with -rate, the open model (a constant arrival rate):
 //
 //	go run ./example -url https://api.example.com/v1/items -H "Authorization: Bearer $TOKEN" -n 500 -c 8
+//	go run ./example -url https://api.example.com/v1/items -rate 50 -duration 1m -report run.html
 //
-// Exit status: 0 when every request succeeded or was held back by the quota,
-// 1 when requests failed for another reason (or the target is unreachable), 2
-// for bad flags.
+// -out writes the per-second series and the summary as CSV or JSON lines,
+// -report an HTML report with charts, and -thresholds sets the exit status
+// from conditions such as p99<2s. See -h for every flag.
+//
+// Exit status: 0 when the run completed and every request succeeded or was
+// held back by the quota (with -thresholds: when every condition held); 1 when
+// requests failed for another reason (without -thresholds) or the run could
+// not be done; 2 for bad flags; 3 when a -thresholds condition did not hold.
 package main
 
 import (
@@ -34,7 +41,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/time/rate"
 
 	"github.com/ratehttp/ratehttp"
 	"github.com/ratehttp/ratehttp/ratehttptest"
@@ -50,30 +56,11 @@ func main() {
 
 // Exit statuses.
 const (
-	exitOK     = 0
-	exitFailed = 1 // requests failed for reasons other than the quota
-	exitUsage  = 2
+	exitOK        = 0
+	exitFailed    = 1 // requests failed for reasons other than the quota, or the run could not be done
+	exitUsage     = 2
+	exitThreshold = 3 // a -thresholds condition did not hold
 )
-
-// options are the parsed flags.
-type options struct {
-	url         *url.URL // nil: start the embedded server
-	method      string
-	headers     headerList
-	body        []byte // nil without -body
-	duration    time.Duration
-	n           int64
-	concurrency int
-	rate        float64
-	metrics     string
-	json        bool
-	retries     int
-	maxWait     time.Duration
-	used        ratehttp.UsedMeaning
-
-	// The embedded server, when -url is not set.
-	server ratehttptest.Config
-}
 
 // run is the whole program: main adds only the signal handling and the exit.
 // It returns the exit status.
@@ -94,22 +81,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		info = stderr
 	}
 
-	target := opts.url
+	targets := opts.targets
 	var srv *ratehttptest.Server
-	if target == nil {
+	if len(targets) == 0 {
 		srv = ratehttptest.NewServer(opts.server)
 		host := strings.TrimPrefix(srv.Start(), "http://")
 		defer srv.Close()
-		target = &url.URL{Scheme: "http", Host: host, Path: "/v1/items"}
+		targets = []target{{method: opts.method, url: &url.URL{Scheme: "http", Host: host, Path: "/v1/items"}}}
 	}
 
 	// Below ratehttp, a counting transport sees every attempt, retries
-	// included. Connections are kept for every worker, not the default two.
+	// included. Connections are kept for every request in flight, not the
+	// default two.
+	pool := opts.concurrency
+	if opts.rate > 0 {
+		pool = opts.maxWorkers
+	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.MaxIdleConnsPerHost = opts.concurrency
+	base.MaxIdleConns, base.MaxIdleConnsPerHost = 0, pool
 	defer base.CloseIdleConnections()
 	st := newStats()
-	tr := ratehttp.New(&countingTransport{base: base, stats: st, used: opts.used},
+	tr := ratehttp.New(&countingTransport{base: base, stats: st, used: opts.used, now: time.Now},
 		ratehttp.WithRetries(opts.retries),
 		ratehttp.WithMaxWait(opts.maxWait),
 		ratehttp.WithUsedMeaning(opts.used),
@@ -130,20 +122,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	lt := &loadTest{
 		client:      &http.Client{Transport: tr},
-		target:      target,
-		newRequest:  requestFactory(opts, target.String()),
+		newRequest:  requestFactory(opts, targets),
 		concurrency: opts.concurrency,
+		rate:        opts.rate,
+		maxWorkers:  opts.maxWorkers,
+		rampUp:      opts.rampUp,
+		timeout:     opts.timeout,
 		n:           opts.n,
 		stats:       st,
 	}
-	if opts.rate > 0 {
-		lt.offered = rate.NewLimiter(rate.Limit(opts.rate), 1)
-	}
 
-	fmt.Fprintln(info, describeRun(opts, target, srv != nil))
+	description := describeRun(opts, targets, srv != nil)
+	fmt.Fprintln(info, description)
 	rep := &reporter{
 		w:        info,
 		terminal: isTerminal(info),
+		open:     opts.rate > 0,
 		stats:    st,
 		gauges:   func() gauges { return readGauges(reg) },
 	}
@@ -153,9 +147,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 
-	sum := summarise(target, res, st, readGauges(reg), opts.concurrency)
+	sum := summarise(opts, targets, res, st, readGauges(reg))
 	if srv != nil {
-		sum.Server = serverReport(srv)
+		sum.Server = serverReport(srv, opts.server.Policy)
+	}
+	for _, th := range opts.thresholds {
+		sum.Thresholds = append(sum.Thresholds, th.check(sum))
+	}
+	for _, w := range sum.Warnings {
+		fmt.Fprintf(stderr, "example: warning: %s\n", w)
 	}
 	if opts.json {
 		if err := writeJSON(stdout, sum); err != nil {
@@ -165,177 +165,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		writeTable(stdout, sum)
 	}
-	if sum.Failed > 0 {
+
+	code := exitOK
+	rows := st.rows(res.elapsed)
+	if opts.out != "" {
+		if err := writeOut(opts.out, opts.outFormat, rows, sum); err != nil {
+			fmt.Fprintf(stderr, "example: -out: %v\n", unwrapPath(err))
+			code = exitFailed
+		}
+	}
+	if opts.report != "" {
+		if err := writeHTMLReport(opts.report, description, rows, sum, time.Now()); err != nil {
+			fmt.Fprintf(stderr, "example: -report: %v\n", unwrapPath(err))
+			code = exitFailed
+		}
+	}
+	switch {
+	case code != exitOK:
+		return code
+	case len(sum.Thresholds) > 0:
+		for _, t := range sum.Thresholds {
+			if !t.Pass {
+				return exitThreshold
+			}
+		}
+		return exitOK
+	case sum.Failed > 0:
 		return exitFailed
 	}
 	return exitOK
 }
 
-// parseFlags parses args into options. A usage error is returned as one line;
-// -h prints the flags to stderr and returns flag.ErrHelp.
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := flag.NewFlagSet("example", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
-	fs.Usage = func() {}
-
-	target := fs.String("url", "", "target `URL`; without it, an embedded simulated API is started on loopback")
-	fs.StringVar(&o.method, "method", "", "HTTP `method` (default GET, or POST with -body)")
-	fs.Var(&o.headers, "H", "request header \"`Name: value`\" (repeatable)")
-	body := fs.String("body", "", "request body: a `string`, or @file to read it from a file")
-	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to run (unlimited when -n is set and -duration is not)")
-	fs.Int64Var(&o.n, "n", 0, "stop after this many requests (0: no limit)")
-	fs.IntVar(&o.concurrency, "c", 32, "concurrent workers, each with unlimited demand")
-	fs.Float64Var(&o.rate, "rate", 0, "cap on the offered rate, requests per second (0: no cap)")
-	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus /metrics on this `address`, such as 127.0.0.1:9090 (default off)")
-	fs.BoolVar(&o.json, "json", false, "print the summary as JSON on stdout (progress goes to stderr)")
-	fs.IntVar(&o.retries, "retries", ratehttp.DefaultRetries, "retries per request after the first attempt (ratehttp.WithRetries)")
-	fs.DurationVar(&o.maxWait, "max-wait", ratehttp.DefaultMaxWait, "longest wait for the quota before a request is refused locally (ratehttp.WithMaxWait)")
-	used := fs.String("used", "remaining", "meaning of X-Ratelimit-Used: remaining, used or auto (ratehttp.WithUsedMeaning)")
-	fs.IntVar(&o.server.Limit, "server-limit", 100, "embedded server: requests allowed per window")
-	fs.DurationVar(&o.server.Window, "server-window", 5*time.Second, "embedded server: window length")
-	fs.DurationVar(&o.server.Latency, "server-latency", 20*time.Millisecond, "embedded server: service time of each request")
-	policy := fs.String("server-policy", "fixed", "embedded server: fixed, sliding or token (bucket)")
-
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stderr)
-			fmt.Fprintln(stderr, "Usage: go run ./example [flags]")
-			fs.PrintDefaults()
-		}
-		return nil, err
+// requestFactory returns a function that builds the i-th request, to the
+// targets in turn. The body is a bytes.Reader, so http.NewRequest sets
+// GetBody and ratehttp can replay it on a retry.
+func requestFactory(o *options, targets []target) func(context.Context, int64) (*http.Request, error) {
+	urls := make([]string, len(targets))
+	for i, t := range targets {
+		urls[i] = t.url.String()
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	switch {
-	case o.concurrency < 1:
-		return nil, errors.New("-c must be at least 1")
-	case o.n < 0:
-		return nil, errors.New("-n must not be negative")
-	case o.duration <= 0:
-		return nil, errors.New("-duration must be positive")
-	case o.rate < 0:
-		return nil, errors.New("-rate must not be negative")
-	case o.retries < 0:
-		return nil, errors.New("-retries must not be negative")
-	case o.maxWait < 0:
-		return nil, errors.New("-max-wait must not be negative")
-	case o.server.Limit < 1:
-		return nil, errors.New("-server-limit must be at least 1")
-	case o.server.Window < 10*time.Millisecond:
-		return nil, errors.New("-server-window must be at least 10ms")
-	case o.server.Latency < 0:
-		return nil, errors.New("-server-latency must not be negative")
-	}
-	if o.n > 0 && !set["duration"] {
-		o.duration = 0 // -n alone: run until done
-	}
-
-	var err error
-	if o.used, err = parseUsed(*used); err != nil {
-		return nil, err
-	}
-	if o.server.Policy, err = parsePolicy(*policy); err != nil {
-		return nil, err
-	}
-	if *target != "" {
-		u, err := url.Parse(*target)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, errors.New("-url must be an absolute http:// or https:// URL")
-		}
-		o.url = u
-	}
-	if *body != "" {
-		if o.body, err = readBody(*body); err != nil {
-			return nil, err
-		}
-	}
-	if o.method == "" {
-		o.method = http.MethodGet
-		if o.body != nil {
-			o.method = http.MethodPost
-		}
-	}
-	// The same check http.NewRequest makes, but at start-up and in one line.
-	if _, err := http.NewRequest(o.method, "http://localhost/", nil); err != nil {
-		return nil, fmt.Errorf("-method: invalid method %q", o.method)
-	}
-	return o, nil
-}
-
-func parseUsed(s string) (ratehttp.UsedMeaning, error) {
-	switch s {
-	case "remaining":
-		return ratehttp.UsedRemaining, nil
-	case "used":
-		return ratehttp.UsedUsed, nil
-	case "auto":
-		return ratehttp.UsedAuto, nil
-	}
-	return 0, fmt.Errorf("-used must be remaining, used or auto, not %q", s)
-}
-
-func parsePolicy(s string) (ratehttptest.Policy, error) {
-	switch s {
-	case "fixed":
-		return ratehttptest.FixedWindow, nil
-	case "sliding":
-		return ratehttptest.SlidingWindow, nil
-	case "token":
-		return ratehttptest.TokenBucket, nil
-	}
-	return 0, fmt.Errorf("-server-policy must be fixed, sliding or token, not %q", s)
-}
-
-// readBody returns the body given to -body: the text itself, or the contents
-// of the file named after an '@'.
-func readBody(v string) ([]byte, error) {
-	name, ok := strings.CutPrefix(v, "@")
-	if !ok {
-		return []byte(v), nil
-	}
-	b, err := os.ReadFile(name)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the path is already in the message
-		}
-		return nil, fmt.Errorf("-body: reading %s: %v", name, err)
-	}
-	return b, nil
-}
-
-// headerList is the repeatable -H flag.
-type headerList []header
-
-type header struct{ name, value string }
-
-func (h *headerList) String() string { return "" }
-
-func (h *headerList) Set(v string) error {
-	name, value, ok := strings.Cut(v, ":")
-	name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-	if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
-		return errors.New(`want "Name: value"`)
-	}
-	*h = append(*h, header{name, value})
-	return nil
-}
-
-// requestFactory returns a function that builds one request to target. The
-// body is a bytes.Reader, so http.NewRequest sets GetBody and ratehttp can
-// replay it on a retry.
-func requestFactory(o *options, target string) func(context.Context) (*http.Request, error) {
-	return func(ctx context.Context) (*http.Request, error) {
+	return func(ctx context.Context, i int64) (*http.Request, error) {
+		k := int(i % int64(len(targets)))
 		var body io.Reader
 		if o.body != nil {
 			body = bytes.NewReader(o.body)
 		}
-		req, err := http.NewRequestWithContext(ctx, o.method, target, body)
+		req, err := http.NewRequestWithContext(ctx, targets[k].method, urls[k], body)
 		if err != nil {
 			return nil, err
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"hash/crc32"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -135,20 +136,20 @@ func TestTargetURL(t *testing.T) {
 	}
 }
 
-// TestOfferedRate: -rate caps what the workers offer, whatever the quota.
+// TestOfferedRate: -rate starts requests at a constant rate (the open model).
 func TestOfferedRate(t *testing.T) {
 	checkNoLeaks(t)
 	srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 1000, Window: time.Second})
 	url := srv.Start()
 	t.Cleanup(srv.Close)
-	code, stdout, stderr := runExample(t, context.Background(), "-url", url, "-rate", "20", "-n", "11", "-c", "4", "-json")
+	code, stdout, stderr := runExample(t, context.Background(), "-url", url, "-rate", "20", "-n", "11", "-json")
 	if code != exitOK {
 		t.Fatalf("run() = %d, want %d; stderr:\n%s", code, exitOK, stderr)
 	}
-	// The first request goes alone, then ten at 20/s: nine gaps of 50ms.
+	// Eleven arrivals at 20/s: ten gaps of 50ms.
 	sum := decodeSummary(t, stdout)
-	if sum.Successes != 11 || sum.Seconds < 0.4 {
-		t.Errorf("%d successes in %.2fs, want 11 in at least 0.45s", sum.Successes, sum.Seconds)
+	if sum.Successes != 11 || sum.Seconds < 0.5 || sum.Model != "open" || sum.Dropped != 0 {
+		t.Errorf("%d successes in %.2fs, model %q, %d dropped; want 11 in at least 0.5s, open, 0", sum.Successes, sum.Seconds, sum.Model, sum.Dropped)
 	}
 }
 
@@ -276,10 +277,14 @@ func TestUsageErrors(t *testing.T) {
 	closed := closedPort(t)
 	notFound := ratehttptest.NewServer(ratehttptest.Config{
 		Limit:   10,
-		Handler: http.NotFoundHandler(),
+		Handler: http.NotFoundHandler(), // answers are not the point: a -report failure is
 	})
-	notFoundURL := notFound.Start()
+	okURL := notFound.Start()
 	t.Cleanup(notFound.Close)
+	badTargets := filepath.Join(t.TempDir(), "targets.txt")
+	if err := os.WriteFile(badTargets, []byte("# comment\nGET ftp://example.com/\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		give     []string
@@ -295,11 +300,21 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-url", "/relative"}, exitUsage, "-url must be"},
 		{[]string{"-body", "@/does/not/exist"}, exitUsage, "-body"},
 		{[]string{"-method", "NOT A METHOD"}, exitUsage, "-method"},
-		{[]string{"-server-policy", "leaky"}, exitUsage, "-server-policy"},
+		{[]string{"-server-policy", "bogus"}, exitUsage, "-server-policy"},
 		{[]string{"stray"}, exitUsage, `unexpected argument "stray"`},
 		{[]string{"-metrics", "127.0.0.1:-1", "-duration", "1s"}, exitFailed, "-metrics"},
 		{[]string{"-url", "http://user:secret@" + closed + "/v1?token=secret"}, exitFailed, "cannot reach http://" + closed + "/v1"},
-		{[]string{"-url", notFoundURL + "/v1/missing"}, exitFailed, "the first request got 404 Not Found"},
+		{[]string{"-c", "4", "-rate", "10"}, exitUsage, "-c is for the closed model"},
+		{[]string{"-max-workers", "5"}, exitUsage, "-max-workers is for the open model"},
+		{[]string{"-rate", "10", "-max-workers", "0"}, exitUsage, "-max-workers must be at least 1"},
+		{[]string{"-ramp-up", "-1s"}, exitUsage, "-ramp-up must not be negative"},
+		{[]string{"-timeout", "-1s"}, exitUsage, "-timeout must not be negative"},
+		{[]string{"-thresholds", "p98<1s"}, exitUsage, `-thresholds: "p98<1s": unknown metric`},
+		{[]string{"-out", "run.txt"}, exitUsage, "-out: cannot tell the format"},
+		{[]string{"-out-format", "csv"}, exitUsage, "-out-format needs -out"},
+		{[]string{"-targets", "/does/not/exist"}, exitUsage, "-targets: reading /does/not/exist"},
+		{[]string{"-targets", badTargets}, exitUsage, "-targets: " + badTargets + ":2: the URL must be"},
+		{[]string{"-report", filepath.Join(t.TempDir(), "no", "such", "dir", "run.html"), "-url", okURL, "-n", "1"}, exitFailed, "-report: "},
 	}
 	for _, tt := range tests {
 		code, stdout, stderr := runExample(t, context.Background(), tt.give...)
@@ -319,11 +334,134 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestHelp: -h lists the flags and is not an error.
+// TestHelp: -h describes the program, gives examples, lists the flags and
+// the exit statuses, and is not an error.
 func TestHelp(t *testing.T) {
 	code, _, stderr := runExample(t, context.Background(), "-h")
-	if code != exitOK || !strings.Contains(stderr, "-max-wait") {
-		t.Errorf("run(-h) = %d with stderr %q, want %d and the flag list", code, stderr, exitOK)
+	if code != exitOK {
+		t.Errorf("run(-h) = %d, want %d", code, exitOK)
+	}
+	for _, want := range []string{"A load-test client", "closed (default)", "open (-rate R)", "Examples:", "-max-wait", "-max-workers",
+		"-thresholds", "Exit status:", "  3  a -thresholds condition did not hold", "429s<1%), successes"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("run(-h) stderr has no %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "%!") {
+		t.Errorf("run(-h) stderr has a formatting error:\n%s", stderr)
+	}
+}
+
+// TestErrorPaths: answers of 400 and above are counted by status, never
+// fatal; they fail the run unless -thresholds decides.
+func TestErrorPaths(t *testing.T) {
+	checkNoLeaks(t)
+	srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 1000, Window: time.Second, Handler: http.NotFoundHandler()})
+	url := srv.Start() + "/v1/missing"
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		args     []string
+		wantCode int
+	}{
+		{nil, exitFailed},
+		{[]string{"-thresholds", "p99<10s"}, exitOK},
+		{[]string{"-thresholds", "p99<10s,failed<1%"}, exitThreshold},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := runExample(t, context.Background(), append([]string{"-url", url, "-n", "20", "-c", "2", "-json"}, tt.args...)...)
+		if code != tt.wantCode {
+			t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tt.args, code, tt.wantCode, stderr)
+		}
+		sum := decodeSummary(t, stdout)
+		if sum.Requests != 20 || sum.Failed != 20 || sum.Statuses["404"] != 20 || sum.FirstErr != "status 404 Not Found" {
+			t.Errorf("run(%q): %d requests, %d failed, statuses %v, first error %q; want 20 failed with 404",
+				tt.args, sum.Requests, sum.Failed, sum.Statuses, sum.FirstErr)
+		}
+		if len(sum.Thresholds) != len(tt.args)/2+strings.Count(strings.Join(tt.args, ""), ",") {
+			t.Errorf("run(%q): thresholds %+v, want one result per condition", tt.args, sum.Thresholds)
+		}
+	}
+}
+
+// TestTimeout: -timeout ends slow requests, which count as failed.
+func TestTimeout(t *testing.T) {
+	checkNoLeaks(t)
+	srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 1000, Window: time.Second, Latency: 2 * time.Second})
+	url := srv.Start()
+	t.Cleanup(srv.Close)
+	code, stdout, stderr := runExample(t, context.Background(), "-url", url, "-timeout", "50ms", "-n", "4", "-c", "2", "-json")
+	if code != exitFailed {
+		t.Errorf("run() = %d, want %d; stderr:\n%s", code, exitFailed, stderr)
+	}
+	sum := decodeSummary(t, stdout)
+	if sum.Timeouts != 4 || sum.Failed != 4 || sum.Errors["timeout (-timeout)"] != 4 {
+		t.Errorf("timeouts %d, failed %d, errors %v; want 4 timeouts, counted as failed", sum.Timeouts, sum.Failed, sum.Errors)
+	}
+}
+
+// TestTokenBucketUtilisation: a token bucket's initial burst is part of the
+// quota available, so taking it is not reported as more than 100%.
+func TestTokenBucketUtilisation(t *testing.T) {
+	checkNoLeaks(t)
+	code, stdout, stderr := runExample(t, context.Background(), "-duration", "3s", "-server-window", "1s", "-server-policy", "token", "-json")
+	if code != exitOK {
+		t.Fatalf("run() = %d, want %d; stderr:\n%s", code, exitOK, stderr)
+	}
+	sum := decodeSummary(t, stdout)
+	// A burst of 100, then 100/s for 3s: 400 available.
+	if sum.QuotaAvailable < 390 || sum.QuotaAvailable > 420 {
+		t.Errorf("quota_available = %v, want about 400 (the burst of 100 + 100/s for 3s)", sum.QuotaAvailable)
+	}
+	if sum.Utilisation > 1 || sum.Utilisation < 0.7 {
+		t.Errorf("utilisation = %v (%d used of %v), want at most 1 and at least 0.7", sum.Utilisation, sum.QuotaUsed, sum.QuotaAvailable)
+	}
+	if sum.Server == nil || sum.Server.FullWindowUtilisation != 0 {
+		t.Errorf("server = %+v, want no full-window utilisation: a bucket's window may take more than its limit", sum.Server)
+	}
+}
+
+// TestTargetsAndFiles: several targets are taken in turn, and -out and
+// -report write their files.
+func TestTargetsAndFiles(t *testing.T) {
+	checkNoLeaks(t)
+	var (
+		mu    sync.Mutex
+		paths = map[string]int{}
+	)
+	srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 1000, Window: time.Second})
+	srv.SetHook(func(e ratehttptest.Event) {
+		mu.Lock()
+		paths[e.Method+" "+e.Path]++
+		mu.Unlock()
+	})
+	url := srv.Start()
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "targets.txt")
+	if err := os.WriteFile(targets, []byte("# the third target\n\nPOST "+url+"/c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	csvFile, jsonl, html := filepath.Join(dir, "run.csv"), filepath.Join(dir, "run.jsonl"), filepath.Join(dir, "run.html")
+	args := []string{"-url", url + "/a", "-url", url + "/b", "-targets", targets, "-n", "30", "-c", "3", "-report", html}
+	for _, out := range []string{csvFile, jsonl} {
+		code, stdout, stderr := runExample(t, context.Background(), append(args, "-out", out)...)
+		if code != exitOK {
+			t.Fatalf("run(%q) = %d, want %d; stderr:\n%s", args, code, exitOK, stderr)
+		}
+		if !strings.Contains(stdout, "GET "+url+"/a and 2 other targets from 3 workers") {
+			t.Errorf("stdout does not describe the targets:\n%s", stdout)
+		}
+	}
+	mu.Lock()
+	if want := map[string]int{"GET /a": 20, "GET /b": 20, "POST /c": 20}; !maps.Equal(paths, want) {
+		t.Errorf("server saw %v, want %v", paths, want)
+	}
+	mu.Unlock()
+	for _, name := range []string{csvFile, jsonl, html} {
+		b, err := os.ReadFile(name)
+		if err != nil || len(b) == 0 {
+			t.Errorf("reading %s: %d bytes, %v; want the file written", name, len(b), err)
+		}
 	}
 }
 

@@ -157,6 +157,7 @@ type config struct {
 	maxCodes    int
 	burst       float64 // WithBurst's share of the window; negative: burstFor
 	events      func(Event)
+	shared      SharedBudget
 }
 
 // Defaults of the options.
@@ -448,7 +449,15 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // called; when it was not, attempt closes req.Body. The caller records the
 // attempt in the metrics.
 func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time, c call, n int) (resp *http.Response, end time.Time, sent bool, err error) {
-	tk, waited, err := q.acquire(req.Context(), now, c)
+	var (
+		tk     ticket
+		waited time.Duration
+	)
+	if t.cfg.shared == nil {
+		tk, waited, err = q.acquire(req.Context(), now, c)
+	} else {
+		tk, waited, err = t.admitShared(req, q, now, c)
+	}
 	emitting := c.emitting()
 	if waited > 0 {
 		hm.wait(waited)
@@ -502,6 +511,20 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		t.emitResponse(c, req, n, resp, err, end.Sub(tk.sent))
 	}
 	return resp, end, true, err
+}
+
+// admitShared waits until req may be sent: for the shared budget, then for
+// q (see quota.acquire).
+func (t *Transport) admitShared(req *http.Request, q *quota, now time.Time, c call) (ticket, time.Duration, error) {
+	waited, err := t.takeShared(req.Context(), t.cfg.shared, req, q, c)
+	if err != nil {
+		return ticket{}, waited, err
+	}
+	if waited > 0 {
+		now = time.Now()
+	}
+	tk, w, err := q.acquire(req.Context(), now, c)
+	return tk, waited + w, err
 }
 
 // emitResponse emits the events of attempt n's outcome, which took d.

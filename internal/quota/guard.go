@@ -44,10 +44,14 @@ func (s State) String() string {
 // rmax·(1 + C·(t−K)³), flat near rmax and fast far from it, so that an
 // estimate too low is corrected within seconds and one near the server's
 // rate stays near it. C is relative to rmax, so that the climb takes as long
-// at 1 request per second as at 10,000: K = ∛((1−Beta)/C) ≈ 1.4 s.
+// at 1 request per second as at 10,000: K = ∛((1−Beta)/C) ≈ 2.5 s, and the
+// ceiling stays within 5% of rmax for 3.4 s. Each 429 costs the key its
+// Retry-After (a second at nginx's), so a long plateau near the server's
+// rate is worth more than a fast climb past it. A key's first climb uses
+// CFirst instead (K ≈ 0.7 s).
 const (
 	Beta = 0.85
-	C    = 0.05 // per second cubed
+	C    = 0.01 // per second cubed
 	// MinProbeWait is the shortest wait before a probe; the waits double
 	// from it: with the 429 that started the episode, the guard's probes
 	// draw at most two 429s in any one second.
@@ -58,7 +62,13 @@ const (
 	// flight when it comes is rejected.
 	MaxInFlight = 2
 	// k is how long the ceiling takes to climb back to rmax, in seconds.
-	k = 1.4422495703074083 // ∛((1−Beta)/C)
+	k = 2.4662120743304703 // ∛((1−Beta)/C)
+	// CFirst replaces C after a key's first cut: the rate that drew it
+	// is the first burst's, which says little of the server's rate (a
+	// bucket's burst, answers still in flight), so the climb is faster
+	// until a second cut, in steady sending, measures it.
+	CFirst = 0.4
+	kFirst = 0.7211247851537042 // ∛((1−Beta)/CFirst)
 )
 
 // Guard is the safety net of one quota key. It knows nothing of the quota's
@@ -83,6 +93,13 @@ type Guard struct {
 	// The ceiling: none while cutAt is zero.
 	rmax  float64   // the rate that drew the last cut
 	cutAt time.Time // when the climb began: the cut, then the end of the probing that followed
+	// metered: rmax was the meter's reading at the cut; late counts the
+	// answers accepted after it to requests sent before it, which the
+	// reading missed (a burst whose first rejection outran its
+	// acceptances). Probing's end adds them to rmax.
+	metered bool
+	late    int
+	cuts    int // cuts so far, counted up to 2
 
 	meter Meter
 }
@@ -149,8 +166,12 @@ func (g *Guard) Ceiling(now time.Time) float64 {
 	if g.state == Probing {
 		return Beta * g.rmax
 	}
-	t := max(now.Sub(g.cutAt).Seconds(), 0) - k
-	return min(g.rmax*(1+C*t*t*t), 2*max(g.rmax, g.meter.Rate(now)))
+	c, kk := C, k
+	if g.cuts < 2 {
+		c, kk = CFirst, kFirst
+	}
+	t := max(now.Sub(g.cutAt).Seconds(), 0) - kk
+	return min(g.rmax*(1+c*t*t*t), 2*max(g.rmax, g.meter.Rate(now)))
 }
 
 // Observe folds in the answer to a request sent at sent, received at now:
@@ -175,10 +196,17 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 	case status != 429:
 		if status < 500 {
 			g.meter.Add(now)
+			if g.metered && g.state == Probing && sent.Before(g.since) {
+				g.late++
+			}
 		}
 		if probe || g.state == Probing && !sent.Before(g.since) {
 			changed = changed || g.state == Probing
 			g.state = Open
+			if g.metered {
+				g.rmax += float64(g.late) / meterBucket.Seconds()
+				g.metered, g.late = false, 0
+			}
 			if !g.cutAt.IsZero() {
 				// The climb starts when requests go again: a long
 				// Retry-After must not have used it up.
@@ -206,12 +234,13 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		}
 		return false
 	}
-	// The rate that drew the 429: the ceiling's, or, without one, the
-	// model's pace or the rate of answers accepted in the last second.
-	r := g.Ceiling(now)
-	if math.IsInf(r, 1) {
-		r = min(b.Pace, g.meter.Rate(now))
-	}
+	// The rate that drew the 429: the ceiling's, or without one the
+	// model's pace, unless fewer answers were accepted in the last second
+	// (a ceiling or a pace above what the server lets through).
+	r := min(g.Ceiling(now), b.Pace)
+	m := g.meter.Rate(now)
+	metered := m < r
+	r = min(r, m)
 	g.state, g.since, g.probeOut = Probing, now, false
 	g.next = now.Add(g.probeWait(ra, first))
 	g.interval = min(2*first, limit)
@@ -222,6 +251,8 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		r = 1 / first.Seconds()
 	}
 	g.rmax, g.cutAt = r, now
+	g.metered, g.late = metered, 0
+	g.cuts = min(g.cuts+1, 2)
 	return true
 }
 

@@ -148,7 +148,8 @@ func TestGuardCeiling(t *testing.T) {
 			if got, want := g.Ceiling(now), Beta*tt.wantMax; math.Abs(got-want) > 1e-9 {
 				t.Errorf("Ceiling when the probing ends = %v, want %v", got, want)
 			}
-			k := time.Duration(math.Cbrt((1-Beta)/C) * float64(time.Second))
+			// A key's first climb is the fast one (CFirst).
+			k := time.Duration(math.Cbrt((1-Beta)/CFirst) * float64(time.Second))
 			if got := g.Ceiling(now.Add(k)); math.Abs(got-tt.wantMax) > 1e-6 {
 				t.Errorf("Ceiling after K = %v, want %v", got, tt.wantMax)
 			}
@@ -213,8 +214,10 @@ func TestMeter(t *testing.T) {
 	}
 }
 
-// TestGuardSecondCut: a second cut starts from the ceiling the key had
-// climbed to, not from the ceiling's probing value.
+// TestGuardSecondCut: a second cut starts from what the key reached: the
+// ceiling it had climbed to, or the rate the server accepted in the last
+// second when that is lower (not from the ceiling's probing value); and the
+// climb after it is the slow one (C).
 func TestGuardSecondCut(t *testing.T) {
 	var g Guard
 	b := Bounds{Pace: math.Inf(1), Slot: 50 * ms, MaxInterval: time.Minute}
@@ -228,10 +231,40 @@ func TestGuardSecondCut(t *testing.T) {
 		g.Observe(later.Add(time.Duration(i)*50*ms), later, 200, -1, false, false, b)
 	}
 	now := later.Add(time.Second)
-	want := Beta * g.Ceiling(now)
+	want := Beta * min(g.Ceiling(now), g.meter.Rate(now))
 	g.Observe(now, now, 429, -1, false, false, b)
 	if got := g.Ceiling(now); math.Abs(got-want) > 1e-9 || got <= Beta*Beta*10 {
 		t.Errorf("Ceiling after the second cut = %v, want %v (from what the key reached)", got, want)
+	}
+	rmax := want / Beta
+	end := now.Add(time.Second)
+	g.Observe(end, end, 200, -1, true, false, b)
+	if got := g.Ceiling(end.Add(time.Duration(math.Cbrt((1-Beta)/C) * float64(time.Second)))); math.Abs(got-rmax) > 1e-6 {
+		t.Errorf("Ceiling K after the second probing = %v, want %v (the slow climb)", got, rmax)
+	}
+}
+
+// TestGuardLateAnswers: answers accepted after a cut, to requests sent
+// before it, count in the rate that drew it: the reading at the 429 missed
+// them (a burst whose first rejection came back before its acceptances).
+func TestGuardLateAnswers(t *testing.T) {
+	var g Guard
+	b := Bounds{Pace: math.Inf(1), Slot: 50 * ms, MaxInterval: time.Minute}
+	for i := range 4 {
+		g.Observe(at(time.Duration(i)*ms), t0, 200, -1, false, false, b)
+	}
+	cut := at(5 * ms)
+	g.Observe(cut, t0, 429, time.Second, false, false, b) // rmax 4
+	for i := range 6 {
+		g.Observe(cut.Add(time.Duration(i+1)*ms), t0, 200, -1, false, false, b)
+	}
+	if got := g.Ceiling(cut.Add(10 * ms)); math.Abs(got-Beta*4) > 1e-9 {
+		t.Errorf("Ceiling while probing = %v, want %v", got, Beta*4)
+	}
+	end := cut.Add(time.Second)
+	g.Observe(end, end, 200, -1, true, false, b)
+	if got := g.Ceiling(end); math.Abs(got-Beta*10) > 1e-9 {
+		t.Errorf("Ceiling when the probing ends = %v, want %v (4 read at the cut, 6 late)", got, Beta*10)
 	}
 }
 

@@ -314,3 +314,45 @@ func TestWindowGuessedFromResets(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelledHeadKeepsPace: when the head of the queue is cancelled, the
+// request behind it takes the head's place in the pace, not an earlier one.
+// (Issue 18's defect 5, a stale instant passed to leave, is fixed by reading
+// the clock before every leave; this test does not catch that mutation, since
+// a refused AllowN leaves the limiter's clock alone.)
+func TestCancelledHeadKeepsPace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newQuota("k", &config{maxWait: time.Hour}, nil)
+		q.known = true
+		q.mu.Lock()
+		q.renew(1, 1) // one request a second, one at a time
+		q.mu.Unlock()
+		if _, _, err := q.acquire(context.Background(), time.Now(), defaultCall); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		time.Sleep(100 * time.Millisecond)
+		ctxB, cancelB := context.WithCancel(context.Background())
+		done := make(chan error)
+		go func() {
+			_, _, err := q.acquire(ctxB, time.Now(), defaultCall) // the head, until cancelled
+			done <- err
+		}()
+		time.Sleep(100 * time.Millisecond)
+		sent := make(chan time.Duration)
+		go func() {
+			if _, _, err := q.acquire(context.Background(), time.Now(), defaultCall); err != nil {
+				t.Error(err)
+			}
+			sent <- time.Since(start)
+		}()
+		time.Sleep(300 * time.Millisecond)
+		cancelB()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled head: error %v, want context.Canceled", err)
+		}
+		if d := <-sent; d < time.Second {
+			t.Errorf("the request behind a cancelled head went %v after the previous one, want a second (the pace)", d)
+		}
+	})
+}

@@ -17,15 +17,20 @@ import (
 type dialect uint8
 
 const (
-	dialectNone    dialect = iota // no rate-limit header at all
-	dialectVendor                 // X-ratelimit, X-ratelimit-used, X-ratelimit-window (the seeds' vendor)
-	dialectIETF                   // RateLimit-Policy / RateLimit structured fields (current IETF draft: q, w, r, t)
-	dialectIETFOld                // RateLimit-Limit / RateLimit-Remaining / RateLimit-Reset (older drafts)
-	dialectGitHub                 // X-RateLimit-Limit / -Remaining / -Reset / -Used, or X-Rate-Limit-Limit / -Remaining / -Reset / -Duration
+	dialectNone      dialect = iota // no rate-limit header at all
+	dialectVendor                   // X-ratelimit, X-ratelimit-used, X-ratelimit-window (the seeds' vendor)
+	dialectIETF                     // RateLimit-Policy / RateLimit structured fields (IETF drafts 7 on, Cloudflare)
+	dialectIETFOld                  // RateLimit-Limit / -Remaining / -Reset (older drafts, GitLab)
+	dialectGitHub                   // X-RateLimit-Limit / -Remaining / -Reset (GitHub, Discord, Reddit), or X-Rate-Limit-* (Twitter, Okta)
+	dialectOpenAI                   // x-ratelimit-{limit,remaining,reset}-{requests,tokens}
+	dialectAnthropic                // anthropic-ratelimit-{requests,tokens,input-tokens,output-tokens}-{limit,remaining,reset}
+	dialectAPIG                     // X-Apig-RateLimit-{Api,User,App,Ip}: remain:9,limit:10,time:10 second
+	dialectShopify                  // X-Shopify-Shop-Api-Call-Limit: used/capacity of a leaky bucket
 )
 
 // String returns the dialect's metric label: "none", "vendor", "ietf",
-// "ietf_old" or "github". An undefined value gives "dialect(N)".
+// "ietf_old", "github", "openai", "anthropic", "apig" or "shopify". An
+// undefined value gives "dialect(N)".
 func (d dialect) String() string {
 	switch d {
 	case dialectNone:
@@ -38,6 +43,14 @@ func (d dialect) String() string {
 		return "ietf_old"
 	case dialectGitHub:
 		return "github"
+	case dialectOpenAI:
+		return "openai"
+	case dialectAnthropic:
+		return "anthropic"
+	case dialectAPIG:
+		return "apig"
+	case dialectShopify:
+		return "shopify"
 	}
 	return "dialect(" + strconv.Itoa(int(d)) + ")"
 }
@@ -74,6 +87,10 @@ var anomalyKinds = [...]struct {
 
 // signal is what one response's headers say about the quota. Invalid parts are
 // left unset and reported in anomalies; the valid parts are kept.
+//
+// limit, count, window and reset describe ONE request policy. When the
+// response carried several (see [detail]), they are copied from the binding
+// one, chosen by [signal.bind]; token quotas never are.
 type signal struct {
 	dialect dialect
 	// limit is the number of requests allowed per window; 0 when absent or
@@ -87,15 +104,18 @@ type signal struct {
 	// valid, count never exceeds limit.
 	count int64
 	// window is 0 when unknown. Vendor: from X-ratelimit-window, default one
-	// hour when X-ratelimit or X-ratelimit-used is present and the window
-	// header is absent. IETF: from the policy's w parameter. GitHub: from
-	// X-Rate-Limit-Duration in the hyphenated spelling; the other spelling
-	// has no window header, and none is guessed from the reset.
+	// hour when X-ratelimit is present and the window header is absent. IETF:
+	// from the policy's w parameter. GitHub: from X-Rate-Limit-Duration in the
+	// hyphenated spelling; the other spelling has no window header, and none
+	// is guessed from the reset. APIG: from the time part. Anthropic: one
+	// minute, as documented. OpenAI: derived from a token bucket's refill
+	// (see [bucketWindow]). Shopify: 20 seconds (see [parseShopifyValue]).
 	window time.Duration
 	// reset is zero when the server sent no reset time; else the absolute
-	// instant the window resets, which may be in the past (a Unix time or a
-	// date truncated to the second often is) but never more than maxWindow
-	// after now.
+	// instant the window resets (or, for OpenAI, Anthropic and Shopify, the
+	// bucket is full again), which may be in the past (a Unix time or a date
+	// truncated to the second often is) but never more than maxWindow after
+	// now.
 	reset time.Time
 	// retryAfter is valid only if hasRetryAfter; a past HTTP date gives 0.
 	// Fractional seconds are kept to the nanosecond, rounded up.
@@ -134,20 +154,36 @@ const (
 //
 // The keys of h must be canonical, as net/http produces them (see
 // [http.CanonicalHeaderKey]); a header stored under another spelling is not
-// seen. When a header repeats, its first value is used. When several dialects
-// are present, the first that matches wins, in this order:
+// seen. When a header repeats, its first value is used, except the IETF
+// RateLimit and RateLimit-Policy lists, which may be split over several
+// lines. A dialect is recognised by one header that its servers send on every
+// response, so that a response without any costs nine map look-ups, however
+// many dialects there are. When several dialects are present, the first that
+// matches wins, in this order:
 //
-//  1. vendor, when X-Ratelimit or X-Ratelimit-Used is present and
-//     X-Ratelimit-Remaining is absent (GitHub also sends X-RateLimit-Used, but
-//     always with X-RateLimit-Remaining);
-//  2. IETF, when RateLimit-Policy or RateLimit is present;
-//  3. IETF old, when RateLimit-Limit or RateLimit-Remaining is present;
-//  4. GitHub, when X-RateLimit-Limit or X-RateLimit-Remaining is present;
+//  1. vendor, when X-Ratelimit is present and X-Ratelimit-Remaining is absent
+//     (GitHub also sends X-RateLimit-Used, but always with
+//     X-RateLimit-Remaining);
+//  2. IETF, when RateLimit is present;
+//  3. IETF in the form of draft 6, when RateLimit-Limit and RateLimit-Policy
+//     are present, or IETF old when RateLimit-Limit is present without a
+//     RateLimit-Policy (older drafts, GitLab);
+//  4. GitHub, when X-RateLimit-Remaining is present (also Discord, Reddit and
+//     the middleware that copies GitHub);
 //  5. GitHub in the hyphenated spelling of Twitter, Okta and tollbooth, when
-//     X-Rate-Limit-Limit is present (X-Rate-Limit-Remaining alone is not
-//     enough: every response without rate-limit headers would pay for one
-//     more look-up);
-//  6. none.
+//     X-Rate-Limit-Limit is present (tollbooth sends no remaining count);
+//  6. OpenAI, when X-Ratelimit-Limit-Requests is present;
+//  7. Anthropic, when Anthropic-Ratelimit-Tokens-Limit is present (the
+//     shortest of its names: a longer name costs more to hash);
+//  8. APIG, when X-Apig-Ratelimit-Api is present (the API's limit is the one
+//     an APIG throttling policy always has);
+//  9. Shopify, when X-Shopify-Shop-Api-Call-Limit is present;
+//  10. none.
+//
+// So a part of a dialect without the header that recognises it is no
+// dialect: X-RateLimit-Limit without X-RateLimit-Remaining, RateLimit-Policy
+// without RateLimit (the IETF draft lets clients ignore the policy),
+// RateLimit-Remaining without RateLimit-Limit, X-Ratelimit-Used alone.
 //
 // Numbers are read leniently where their meaning is plain: surrounding spaces
 // and tabs are ignored, a decimal whose fraction is zero is the integer
@@ -156,7 +192,7 @@ const (
 // requests have gone past the limit. A limit with a non-zero fraction, an
 // X-Ratelimit-Used that is not a non-negative integer (it may count the
 // requests used), and a '+' sign or an exponent in any of these numbers are
-// anomalies. See [signal.setReset] for the forms of a reset and
+// anomalies. See [signal.resetOf] for the forms of a reset and
 // [parseRetryAfter] for those of Retry-After.
 //
 // Retry-After is parsed, in every dialect, only where it has a meaning: on a
@@ -164,68 +200,125 @@ const (
 // responses it is not read, nor counted as an anomaly. A response without any
 // of these headers gives a signal with dialect none, count -1 and nothing else
 // set.
+//
+// # Several limits
+//
+// When the response describes several limits, the binding request policy is
+// copied into limit, count, window and reset (see [signal.bind]), and
+// [parseSignalDetail] also returns every policy. Guaranteed: a token, byte or
+// concurrency quota never becomes the limit, so it never slows nor stalls
+// requests through pacing (a 429 it causes is handled as any 429, with its
+// Retry-After); the choice is a pure function of the response. Not
+// guaranteed: that the other request policies are respected between two
+// responses (the model holds one limit per key), nor that the binding policy
+// stays the same from one response to the next.
 func parseSignal(h http.Header, code int, now time.Time) signal {
 	s := signal{count: -1}
-	var limit []string
-	s.dialect, limit = detectDialect(h)
-	switch s.dialect {
-	case dialectVendor:
-		s.parseVendor(h, limit)
-	case dialectIETF:
-		s.parseIETF(h, now)
-	case dialectIETFOld:
-		s.parseIETFOld(h, now)
-	case dialectGitHub:
-		if limit == nil {
-			s.parseGitHub(h, now)
-		} else {
-			s.parseHyphenated(h, limit, now)
-		}
-	}
+	s.detect(h, now, nil)
 	if s.limit > 0 && s.count > s.limit {
 		s.count = -1
 		s.anomalies |= anomalyCountOverLimit
 	}
 	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code >= 300 && code < 400 {
-		if v, ok := s.lookup(h, "Retry-After"); ok {
-			if d, ok := parseRetryAfter(v, now); ok {
-				s.retryAfter, s.hasRetryAfter = d, true
-			} else {
-				s.anomalies |= anomalyRetryAfter
-			}
-		}
+		s.readRetryAfter(h, now)
 	}
 	return s
 }
 
-// detectDialect applies the order documented on [parseSignal]. It also
-// returns the values of the limit header that detected the dialect, when the
-// dialect reads it next, so that it is looked up once: X-Ratelimit for the
-// vendor dialect, X-Rate-Limit-Limit for the hyphenated spelling of GitHub's.
-// For the other dialects, and GitHub's own spelling, it returns nil.
-func detectDialect(h http.Header) (dialect, []string) {
-	has := func(key string) bool { return len(h[key]) > 0 }
-	limit := h["X-Ratelimit"]
+// parseSignalDetail is [parseSignal], and also fills d with what the response
+// says beyond the one limit of the signal (see [detail]).
+func parseSignalDetail(h http.Header, code int, now time.Time, d *detail) signal {
+	s := signal{count: -1}
+	*d = detail{binding: -1}
+	s.detect(h, now, d)
+	if s.limit > 0 && s.count > s.limit {
+		s.count = -1
+		s.anomalies |= anomalyCountOverLimit
+	}
+	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code >= 300 && code < 400 {
+		s.readRetryAfter(h, now)
+	}
+	return s
+}
+
+// readRetryAfter reads Retry-After, as [parseSignal] documents.
+func (s *signal) readRetryAfter(h http.Header, now time.Time) {
+	if v, ok := s.lookup(h, "Retry-After"); ok {
+		if d, ok := parseRetryAfter(v, now); ok {
+			s.retryAfter, s.hasRetryAfter = d, true
+		} else {
+			s.anomalies |= anomalyRetryAfter
+		}
+	}
+}
+
+// detect applies the order documented on [parseSignal] and parses the
+// dialect found, into d too when it is not nil. The look-ups that detect a
+// dialect are all in this one function, each made once: a response without
+// any rate-limit header pays for them and nothing else.
+func (s *signal) detect(h http.Header, now time.Time, d *detail) {
+	vendor := h["X-Ratelimit"]
+	remaining := h["X-Ratelimit-Remaining"]
 	switch {
-	case (len(limit) > 0 || has("X-Ratelimit-Used")) && !has("X-Ratelimit-Remaining"):
-		return dialectVendor, limit
-	case has("Ratelimit-Policy") || has("Ratelimit"):
-		return dialectIETF, nil
-	case has("Ratelimit-Limit") || has("Ratelimit-Remaining"):
-		return dialectIETFOld, nil
-	case has("X-Ratelimit-Limit") || has("X-Ratelimit-Remaining"):
-		return dialectGitHub, nil
+	case len(vendor) > 0 && len(remaining) == 0:
+		s.dialect = dialectVendor
+		s.parseVendor(h, vendor)
+		return
+	case len(h["Ratelimit"]) > 0:
+		s.dialect = dialectIETF
+	case len(h["Ratelimit-Limit"]) > 0:
+		if len(h["Ratelimit-Policy"]) == 0 {
+			s.dialect = dialectIETFOld
+			s.parseIETFOld(h, now)
+			return
+		}
+		s.dialect = dialectIETF
+	case len(remaining) > 0:
+		s.dialect = dialectGitHub
+		s.parseGitHub(h, remaining, now, d)
+		return
+	case len(h["X-Rate-Limit-Limit"]) > 0:
+		s.dialect = dialectGitHub
+		s.parseHyphenated(h, now)
+		return
+	case len(h["X-Ratelimit-Limit-Requests"]) > 0:
+		s.dialect = dialectOpenAI
+	case len(h["Anthropic-Ratelimit-Tokens-Limit"]) > 0:
+		s.dialect = dialectAnthropic
+	case len(h["X-Apig-Ratelimit-Api"]) > 0:
+		s.dialect = dialectAPIG
+	case len(h["X-Shopify-Shop-Api-Call-Limit"]) > 0:
+		s.dialect = dialectShopify
+		s.parseShopify(h, now)
+		return
+	default:
+		return
 	}
-	if limit := h["X-Rate-Limit-Limit"]; len(limit) > 0 {
-		return dialectGitHub, limit
+	s.parsePolicies(h, now, d)
+}
+
+// parsePolicies parses the dialects that may describe several policies, into
+// d or, when d is nil, into room of its own: only their responses pay for
+// zeroing it.
+func (s *signal) parsePolicies(h http.Header, now time.Time, d *detail) {
+	var scratch detail
+	d = orScratch(d, &scratch)
+	switch s.dialect {
+	case dialectIETF:
+		s.parseIETF(h, h["Ratelimit"], now, d)
+	case dialectOpenAI:
+		s.parseOpenAI(h, now, d)
+	case dialectAnthropic:
+		s.parseAnthropic(h, now, d)
+	case dialectAPIG:
+		s.parseAPIG(h, now, d)
 	}
-	return dialectNone, nil
 }
 
 // parseVendor reads X-ratelimit (the limit), X-ratelimit-used (the count) and
 // X-ratelimit-window (minute, hour or day; one hour when absent).
 //
-// limit holds the values of X-Ratelimit, which detectDialect looked up.
+// limit holds the values of X-Ratelimit, which detect looked up.
 func (s *signal) parseVendor(h http.Header, limit []string) {
 	if v, ok := s.first(limit); ok {
 		s.setLimit(v)
@@ -242,105 +335,194 @@ func (s *signal) parseVendor(h http.Header, limit []string) {
 	}
 }
 
-// parseIETF reads the current draft's RateLimit-Policy and RateLimit fields.
+// parseIETF reads the RateLimit and RateLimit-Policy fields of drafts 7 on,
+// as lists of items that may be split over several lines, each item a
+// policy: a RateLimit item gives its remaining quota (r, required) and the
+// delay to its reset (t); the RateLimit-Policy item of the same name gives its
+// quota (q, required), window (w) and unit (qu, "requests" when absent).
+// Policy items that no RateLimit item names are policies too, with their
+// quota and window only, so that a tighter policy binds even when the server
+// reports another's live figures. A lone RateLimit item whose name no policy
+// has takes the first policy, as servers that name the two differently mean.
+//
 // It also understands the forms servers still send from earlier drafts: a
 // policy item that is a bare quota (`100;w=60`), a RateLimit dictionary
-// (`limit=100, remaining=50, reset=30`), and RateLimit-Limit, -Remaining and
-// -Reset next to a RateLimit-Policy.
-func (s *signal) parseIETF(h http.Header, now time.Time) {
-	// name picks the policy the RateLimit item reports on; quota does the same
-	// for the dictionary form, which has no names.
-	var name, quota string
-	v, sawRateLimit := s.lookup(h, "Ratelimit")
-	if sawRateLimit {
-		first, _ := nextSFMember(v)
-		if first.key == "" {
-			name = sfUnquote(first.item)
-			if r, ok := sfParam(first.params, "r"); ok {
-				s.setRemaining(r)
+// (`limit=100, remaining=50, reset=30`, whose policy is the one of the same
+// bare quota), and RateLimit-Limit, -Remaining and -Reset next to a
+// RateLimit-Policy (rl is nil then, or too long to read); a RateLimit field
+// without any RateLimit-Policy takes its limit from RateLimit-Limit.
+func (s *signal) parseIETF(h http.Header, rl []string, now time.Time, d *detail) {
+	n, quota := s.readRateLimit(rl, now, d)
+	if n == 0 {
+		d.policies[0] = policy{count: -1}
+		s.parseOldCountReset(h, &d.policies[0], now)
+		n = 1
+	}
+	live := n
+	var taken uint8 // the live items that found their policy, by bit
+	var first sfMember
+	sawPolicy := false
+	for _, line := range h["Ratelimit-Policy"] {
+		if len(line) > maxHeaderValue {
+			s.anomalies |= anomalyTooLong
+			continue
+		}
+		for rest := line; rest != ""; {
+			var m sfMember
+			m, rest = nextSFMember(rest)
+			if !sawPolicy {
+				first, sawPolicy = m, true
+			}
+			j := -1
+			if quota != "" {
+				if taken == 0 && m.item == quota {
+					j = 0
+				}
+			} else {
+				name := sfUnquote(m.item)
+				for k := range live {
+					if taken&(1<<k) == 0 && d.policies[k].name == name {
+						j = k
+						break
+					}
+				}
+			}
+			if j < 0 && n < maxPolicies {
+				j = n
+				d.policies[n] = policy{name: sfUnquote(m.item), count: -1}
+				n++
+			} else if j >= 0 {
+				taken |= 1 << j
+			}
+			if j >= 0 {
+				s.applyPolicy(&d.policies[j], m)
+			}
+		}
+	}
+	switch {
+	case live == 1 && taken == 0 && sawPolicy:
+		// The lone item takes the first policy, then no policy of its own.
+		s.applyPolicy(&d.policies[0], first)
+		if n > live {
+			copy(d.policies[live:n], d.policies[live+1:n])
+			n--
+			d.policies[n] = policy{}
+		}
+	case live == 1 && !sawPolicy && quota != "":
+		d.policies[0].limit = s.limitOf(quota)
+	case live == 1 && !sawPolicy:
+		if v, ok := s.lookup(h, "Ratelimit-Limit"); ok {
+			s.setOldLimit(&d.policies[0], v)
+		}
+	}
+	d.npolicies = uint8(n)
+	s.bind(d, now)
+}
+
+// readRateLimit reads the items of the RateLimit field, whose lines rl holds,
+// into d.policies, and returns how many, 0 when there is none to read. The
+// dictionary form of draft 7 gives one policy, and its limit's text.
+func (s *signal) readRateLimit(rl []string, now time.Time, d *detail) (n int, quota string) {
+	for _, line := range rl {
+		if len(line) > maxHeaderValue {
+			s.anomalies |= anomalyTooLong
+			continue
+		}
+		for rest := line; rest != "" && n < maxPolicies; {
+			var m sfMember
+			m, rest = nextSFMember(rest)
+			if m.key != "" {
+				if n == 0 {
+					return 1, s.parseIETFDictionary(line, now, d)
+				}
+				break
+			}
+			p := &d.policies[n]
+			*p = policy{name: sfUnquote(m.item), count: -1}
+			n++
+			if r, ok := sfParam(m.params, "r"); ok {
+				p.count = s.remainingOf(r)
 			} else {
 				s.anomalies |= anomalyCount // r is required
 			}
-			if t, ok := sfParam(first.params, "t"); ok {
-				s.setReset(t, now, false)
-			}
-		} else {
-			for rest := v; rest != ""; {
-				var m sfMember
-				m, rest = nextSFMember(rest)
-				switch {
-				case strings.EqualFold(m.key, "limit"):
-					quota = m.item
-				case strings.EqualFold(m.key, "remaining"):
-					s.setRemaining(m.item)
-				case strings.EqualFold(m.key, "reset"):
-					s.setReset(m.item, now, false)
-				}
+			if t, ok := sfParam(m.params, "t"); ok {
+				p.reset = s.resetOf(t, now, false)
 			}
 		}
 	}
-
-	if v, ok := s.lookup(h, "Ratelimit-Policy"); ok {
-		p := pickPolicy(v, name, quota)
-		q, ok := sfParam(p.params, "q")
-		if !ok && p.key == "" && isDigits(p.item) {
-			q, ok = p.item, true
-		}
-		if ok {
-			s.setLimit(q)
-		} else {
-			s.anomalies |= anomalyLimit // q is required
-		}
-		if w, ok := sfParam(p.params, "w"); ok {
-			s.setWindow(w)
-		}
-	} else if quota != "" {
-		s.setLimit(quota)
-	} else if v, ok := s.lookup(h, "Ratelimit-Limit"); ok {
-		s.setOldLimit(v)
-	}
-
-	if !sawRateLimit {
-		s.parseOldCountReset(h, now)
-	}
+	return n, ""
 }
 
-// pickPolicy returns the member of the RateLimit-Policy list v named name, or
-// else the first whose bare quota is quota, or else the first member.
-func pickPolicy(v, name, quota string) sfMember {
-	first, rest := nextSFMember(v)
-	if name == "" && quota == "" {
-		return first
+// parseIETFDictionary reads the RateLimit dictionary of draft 7
+// (`limit=100, remaining=50, reset=30`) into the first policy and returns the
+// limit's text, which picks the RateLimit-Policy item of the same quota.
+func (s *signal) parseIETFDictionary(v string, now time.Time, d *detail) (quota string) {
+	p := &d.policies[0]
+	*p = policy{count: -1}
+	for rest := v; rest != ""; {
+		var m sfMember
+		m, rest = nextSFMember(rest)
+		switch {
+		case strings.EqualFold(m.key, "limit"):
+			quota = m.item
+		case strings.EqualFold(m.key, "remaining"):
+			p.count = s.remainingOf(m.item)
+		case strings.EqualFold(m.key, "reset"):
+			p.reset = s.resetOf(m.item, now, false)
+		}
 	}
-	for m := first; ; m, rest = nextSFMember(rest) {
-		if (name != "" && sfUnquote(m.item) == name) || (quota != "" && m.item == quota) {
-			return m
-		}
-		if rest == "" {
-			return first
-		}
+	return quota
+}
+
+// applyPolicy reads a RateLimit-Policy item m into p: its quota (q, or a bare
+// integer item of the older drafts), window (w) and unit (qu).
+func (s *signal) applyPolicy(p *policy, m sfMember) {
+	q, ok := sfParam(m.params, "q")
+	if !ok && m.key == "" && isDigits(m.item) {
+		q, ok = m.item, true
+	}
+	if ok {
+		p.limit = s.limitOf(q)
+	} else {
+		s.anomalies |= anomalyLimit // q is required
+	}
+	if w, ok := sfParam(m.params, "w"); ok {
+		p.window = s.windowOf(w)
+	}
+	if qu, ok := sfParam(m.params, "qu"); ok && sfUnquote(qu) != "requests" {
+		p.unit = unitOther
+	}
+	if p.limit > 0 && p.count > p.limit {
+		p.count = -1
+		s.anomalies |= anomalyCountOverLimit
 	}
 }
 
 // parseIETFOld reads RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset
-// of the drafts before RateLimit-Policy carried the quota.
+// of the drafts before RateLimit-Policy carried the quota, as GitLab also
+// sends them, with GitLab's RateLimit-ResetTime (an HTTP date) read when
+// RateLimit-Reset is absent. GitLab's RateLimit-Observed (the count used) is
+// not read: the remaining count says the same.
 func (s *signal) parseIETFOld(h http.Header, now time.Time) {
+	var p policy
+	p.count = -1
 	if v, ok := s.lookup(h, "Ratelimit-Limit"); ok {
-		s.setOldLimit(v)
+		s.setOldLimit(&p, v)
 	}
-	s.parseOldCountReset(h, now)
+	s.parseOldCountReset(h, &p, now)
+	s.limit, s.count, s.window, s.reset = p.limit, p.count, p.window, p.reset
 }
 
-// setOldLimit reads a RateLimit-Limit value: the first integer is the limit,
-// and the w parameter of the first member with that same quota, if any, is
-// the window (`100, 100;w=60, 1000;w=3600`).
-func (s *signal) setOldLimit(v string) {
+// setOldLimit reads a RateLimit-Limit value into p: the first integer is the
+// limit, and the w parameter of the first member with that same quota, if
+// any, is the window (`100, 100;w=60, 1000;w=3600`).
+func (s *signal) setOldLimit(p *policy, v string) {
 	first, rest := nextSFMember(v)
-	s.setLimit(first.item)
+	p.limit = s.limitOf(first.item)
 	for m := first; ; m, rest = nextSFMember(rest) {
 		if m.item == first.item {
 			if w, ok := sfParam(m.params, "w"); ok {
-				s.setWindow(w)
+				p.window = s.windowOf(w)
 				return
 			}
 		}
@@ -350,32 +532,88 @@ func (s *signal) setOldLimit(v string) {
 	}
 }
 
-// parseOldCountReset reads RateLimit-Remaining and RateLimit-Reset. The reset
-// is delta seconds in the drafts, but servers also send a Unix time or an HTTP
-// date there (see [signal.setReset]).
-func (s *signal) parseOldCountReset(h http.Header, now time.Time) {
+// parseOldCountReset reads RateLimit-Remaining and RateLimit-Reset, or GitLab's
+// RateLimit-ResetTime when RateLimit-Reset is absent, into p. The reset is
+// delta seconds in the drafts, but servers also send a Unix time or an HTTP
+// date there (see [signal.resetOf]).
+func (s *signal) parseOldCountReset(h http.Header, p *policy, now time.Time) {
 	if v, ok := s.lookup(h, "Ratelimit-Remaining"); ok {
-		s.setRemaining(v)
+		p.count = s.remainingOf(v)
 	}
-	if v, ok := s.lookup(h, "Ratelimit-Reset"); ok {
-		s.setReset(v, now, true)
+	reset := h["Ratelimit-Reset"]
+	if len(reset) == 0 {
+		reset = h["Ratelimit-Resettime"]
+	}
+	if v, ok := s.first(reset); ok {
+		p.reset = s.resetOf(v, now, true)
 	}
 }
 
 // parseGitHub reads X-RateLimit-Limit, X-RateLimit-Remaining (the count) and
 // X-RateLimit-Reset (Unix seconds, delta seconds below 1e9, or an HTTP date;
-// see [signal.setReset]). X-RateLimit-Used is ignored: the remaining count
-// says the same. There is no window header: the window stays unknown.
-func (s *signal) parseGitHub(h http.Header, now time.Time) {
-	if v, ok := s.lookup(h, "X-Ratelimit-Limit"); ok {
-		s.setLimit(v)
+// see [signal.resetOf]). There is no window header: the window stays
+// unknown.
+//
+// Two servers of the dialect say more. Discord sends X-RateLimit-Reset-After,
+// the delay to the reset in seconds with a fraction, which is preferred to
+// the Unix time as it needs no synchronised clock; with it come
+// X-RateLimit-Bucket, X-RateLimit-Scope and X-RateLimit-Global, kept in
+// detail.bucket and detail.scope. Reddit sends no limit, but
+// X-Ratelimit-Used, the requests used: the limit is then used plus remaining
+// (rounded up). Otherwise X-RateLimit-Used is ignored: the remaining count
+// says the same.
+//
+// remaining holds the values of X-RateLimit-Remaining, which detect looked up.
+func (s *signal) parseGitHub(h http.Header, remaining []string, now time.Time, d *detail) {
+	limit, hasLimit := s.lookup(h, "X-Ratelimit-Limit")
+	if hasLimit {
+		s.setLimit(limit)
 	}
-	if v, ok := s.lookup(h, "X-Ratelimit-Remaining"); ok {
-		s.setRemaining(v)
+	rem, hasRem := s.first(remaining)
+	if hasRem {
+		s.setRemaining(rem)
 	}
 	if v, ok := s.lookup(h, "X-Ratelimit-Reset"); ok {
 		s.setReset(v, now, true)
 	}
+	if v, ok := s.lookup(h, "X-Ratelimit-Reset-After"); ok {
+		if t := s.resetOf(v, now, false); !t.IsZero() {
+			s.reset = t
+		}
+		if d != nil {
+			d.bucket, _ = s.lookup(h, "X-Ratelimit-Bucket")
+			d.scope, _ = s.lookup(h, "X-Ratelimit-Scope")
+			if g, ok := s.lookup(h, "X-Ratelimit-Global"); ok && d.scope == "" && strings.EqualFold(trimOWS(g), "true") {
+				d.scope = "global"
+			}
+		}
+	}
+	if !hasLimit && len(h["X-Ratelimit-Limit"]) == 0 && hasRem && s.count >= 0 {
+		if v, ok := s.lookup(h, "X-Ratelimit-Used"); ok {
+			s.limit = redditLimit(v, rem)
+		}
+	}
+}
+
+// redditLimit returns used plus remaining, the latter rounded up, as Reddit's
+// limit, or 0 when either is not a non-negative number or the sum is not a
+// positive integer up to maxHeaderInt.
+func redditLimit(used, remaining string) int64 {
+	u, ok := parseHeaderInt(used, maxHeaderInt)
+	if !ok {
+		return 0
+	}
+	r, nanos, neg, ok := parseDecimal(remaining)
+	if !ok || neg || r > maxHeaderInt {
+		return 0
+	}
+	if nanos > 0 {
+		r++
+	}
+	if n := u + r; n > 0 && n <= maxHeaderInt {
+		return n
+	}
+	return 0
 }
 
 // parseHyphenated reads the GitHub dialect as Twitter, Okta and tollbooth
@@ -383,10 +621,8 @@ func (s *signal) parseGitHub(h http.Header, now time.Time) {
 // as [signal.parseGitHub] reads their namesakes, and X-Rate-Limit-Duration,
 // which tollbooth sends with the limit ("1", its limits being per second), as
 // the window.
-//
-// limit holds the values of X-Rate-Limit-Limit, which detectDialect looked up.
-func (s *signal) parseHyphenated(h http.Header, limit []string, now time.Time) {
-	if v, ok := s.first(limit); ok {
+func (s *signal) parseHyphenated(h http.Header, now time.Time) {
+	if v, ok := s.lookup(h, "X-Rate-Limit-Limit"); ok {
 		s.setLimit(v)
 	}
 	if v, ok := s.lookup(h, "X-Rate-Limit-Remaining"); ok {
@@ -419,19 +655,26 @@ func (s *signal) first(vs []string) (string, bool) {
 	return vs[0], true
 }
 
-// setLimit sets the limit from v, a positive integer up to maxHeaderInt, also
-// written with a zero fraction ("5.00", as tollbooth sends it), or reports
-// anomalyLimit.
+// setLimit sets the limit from v as [signal.limitOf] reads it.
 func (s *signal) setLimit(v string) {
+	if n := s.limitOf(v); n > 0 {
+		s.limit = n
+	}
+}
+
+// limitOf reads a limit: a positive integer up to maxHeaderInt, also written
+// with a zero fraction ("5.00", as tollbooth sends it). It returns 0 and
+// reports anomalyLimit for anything else.
+func (s *signal) limitOf(v string) int64 {
 	n, ok := parseHeaderInt(v, maxHeaderInt)
 	if !ok {
 		n, ok = wholeDecimal(v)
 	}
 	if ok && n > 0 {
-		s.limit = n
-		return
+		return n
 	}
 	s.anomalies |= anomalyLimit
+	return 0
 }
 
 // setCount sets the count from v, a non-negative integer up to maxHeaderInt,
@@ -446,45 +689,65 @@ func (s *signal) setCount(v string) {
 	s.anomalies |= anomalyCount
 }
 
-// setRemaining sets the count from v, a number of remaining requests up to
-// maxHeaderInt: a fraction is floored ("598.0", "597.5"), and a negative number
-// is 0. It reports anomalyCount when v is not a number or is over
-// maxHeaderInt.
+// setRemaining sets the count from v as [signal.remainingOf] reads it.
 func (s *signal) setRemaining(v string) {
-	if n, ok := parseHeaderInt(v, maxHeaderInt); ok {
+	if n := s.remainingOf(v); n >= 0 {
 		s.count = n
-		return
+	}
+}
+
+// remainingOf reads a number of remaining requests up to maxHeaderInt: a
+// fraction is floored ("598.0", "597.5"), and a negative number is 0. It
+// returns -1 and reports anomalyCount when v is not a number or is over
+// maxHeaderInt.
+func (s *signal) remainingOf(v string) int64 {
+	if n, ok := parseHeaderInt(v, maxHeaderInt); ok {
+		return n
 	}
 	switch n, _, neg, ok := parseDecimal(v); {
 	case ok && neg:
-		s.count = 0
+		return 0
 	case ok && n <= maxHeaderInt:
-		s.count = n
-	default:
-		s.anomalies |= anomalyCount
+		return n
+	}
+	s.anomalies |= anomalyCount
+	return -1
+}
+
+// setWindow sets the window from v as [signal.windowOf] reads it.
+func (s *signal) setWindow(v string) {
+	if d := s.windowOf(v); d > 0 {
+		s.window = d
 	}
 }
 
-// setWindow sets the window from v as [parseWindow] reads it, or reports
+// windowOf reads a window as [parseWindow] does, or returns 0 and reports
 // anomalyWindow.
-func (s *signal) setWindow(v string) {
+func (s *signal) windowOf(v string) time.Duration {
 	if d, ok := parseWindow(v); ok {
-		s.window = d
-		return
+		return d
 	}
 	s.anomalies |= anomalyWindow
+	return 0
 }
 
-// setReset sets the reset instant from v: delta seconds after now, an integer
+// setReset sets the reset instant from v as [signal.resetOf] reads it.
+func (s *signal) setReset(v string, now time.Time, absolute bool) {
+	if t := s.resetOf(v, now, absolute); !t.IsZero() {
+		s.reset = t
+	}
+}
+
+// resetOf reads a reset instant from v: delta seconds after now, an integer
 // or a decimal ("30", "0.5"). If absolute is set, as for the GitHub and older
 // IETF reset headers, v may also be an instant: Unix seconds when the number
 // is 1e9 or more, also with a fraction ("1700000000.123"), or an HTTP date,
 // also ending in UTC or +0000 (see [parseHTTPDate]), from 2001 on like the
-// Unix seconds. Fractions are kept to the nanosecond, rounded up. It reports
-// anomalyReset when v is none of these, is negative, or names an instant more
-// than maxWindow after now. An instant in the past is kept: the caller knows
-// the window is over.
-func (s *signal) setReset(v string, now time.Time, absolute bool) {
+// Unix seconds. Fractions are kept to the nanosecond, rounded up. It returns
+// the zero time and reports anomalyReset when v is none of these, is
+// negative, or names an instant more than maxWindow after now. An instant in
+// the past is kept: the caller knows the window is over.
+func (s *signal) resetOf(v string, now time.Time, absolute bool) time.Time {
 	var t time.Time
 	n, ok := parseHeaderInt(v, maxHeaderInt)
 	switch {
@@ -493,19 +756,18 @@ func (s *signal) setReset(v string, now time.Time, absolute bool) {
 	case absolute && n >= epochThreshold:
 		t = time.Unix(n, 0)
 	case n <= int64(maxWindow/time.Second):
-		s.reset = now.Add(time.Duration(n) * time.Second)
-		return
+		return now.Add(time.Duration(n) * time.Second)
 	default:
 		ok = false
 	}
 	if ok && t.Sub(now) <= maxWindow {
-		s.reset = t
-		return
+		return t
 	}
 	s.anomalies |= anomalyReset
+	return time.Time{}
 }
 
-// otherReset reads the reset forms that are not integers, as [signal.setReset]
+// otherReset reads the reset forms that are not integers, as [signal.resetOf]
 // describes them: a decimal number of seconds, or, if absolute, an HTTP date.
 // It returns the instant unchecked against maxWindow, except that a delta
 // longer than maxWindow gives false, as does a date before 2001.

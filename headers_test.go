@@ -24,6 +24,10 @@ func TestDialectString(t *testing.T) {
 		{dialectIETF, "ietf"},
 		{dialectIETFOld, "ietf_old"},
 		{dialectGitHub, "github"},
+		{dialectOpenAI, "openai"},
+		{dialectAnthropic, "anthropic"},
+		{dialectAPIG, "apig"},
+		{dialectShopify, "shopify"},
 		{dialect(200), "dialect(200)"},
 	}
 	for _, tt := range tests {
@@ -411,9 +415,10 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectVendor, limit: 100, count: 7, window: time.Hour},
 		},
 		{
-			name: "vendor used only",
+			// The vendor always sends X-ratelimit: used alone is no dialect.
+			name: "vendor used alone is no dialect",
 			give: setHeaders("X-ratelimit-used", "0"),
-			want: signal{dialect: dialectVendor, count: 0, window: time.Hour},
+			want: signal{count: -1},
 		},
 		{
 			name: "vendor limit only, plural window",
@@ -576,9 +581,18 @@ func parseSignalTests(t0 time.Time) []struct {
 		{
 			name: "ietf unmatched name uses the first policy",
 			give: setHeaders(
-				"RateLimit-Policy", `"burst";q=10;w=1, "daily";q=1000;w=86400`,
+				"RateLimit-Policy", `"burst";q=10;w=1`,
 				"RateLimit", `"hourly";r=5`),
 			want: signal{dialect: dialectIETF, limit: 10, count: 5, window: time.Second},
+		},
+		{
+			// The lone item takes "burst" (5 per second left); "daily" allows
+			// 1000 a day at most, and binds.
+			name: "ietf a tighter policy without live figures binds",
+			give: setHeaders(
+				"RateLimit-Policy", `"burst";q=10;w=1, "daily";q=1000;w=86400`,
+				"RateLimit", `"hourly";r=5`),
+			want: signal{dialect: dialectIETF, limit: 1000, count: -1, window: 24 * time.Hour},
 		},
 		{
 			name: "ietf token names and quoted separators",
@@ -588,9 +602,11 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectIETF, limit: 1, count: 0, window: time.Second, reset: t0.Add(time.Second)},
 		},
 		{
-			name: "ietf policy only",
+			// The draft lets clients ignore RateLimit-Policy; alone, it is
+			// no dialect.
+			name: "ietf policy alone is no dialect",
 			give: setHeaders("RateLimit-Policy", `"default";q=100;w=60`),
-			want: signal{dialect: dialectIETF, limit: 100, count: -1, window: time.Minute},
+			want: signal{count: -1},
 		},
 		{
 			name: "ietf policy without window",
@@ -641,23 +657,23 @@ func parseSignalTests(t0 time.Time) []struct {
 		},
 		{
 			name: "ietf non-numeric quota",
-			give: setHeaders("RateLimit-Policy", `"default";q=many;w=60`),
-			want: signal{dialect: dialectIETF, count: -1, window: time.Minute, anomalies: anomalyLimit},
+			give: setHeaders("RateLimit-Policy", `"default";q=many;w=60`, "RateLimit", `"default";r=1`),
+			want: signal{dialect: dialectIETF, count: 1, window: time.Minute, anomalies: anomalyLimit},
 		},
 		{
 			name: "ietf zero window",
-			give: setHeaders("RateLimit-Policy", `"default";q=100;w=0`),
-			want: signal{dialect: dialectIETF, limit: 100, count: -1, anomalies: anomalyWindow},
+			give: setHeaders("RateLimit-Policy", `"default";q=100;w=0`, "RateLimit", `"default";r=1`),
+			want: signal{dialect: dialectIETF, limit: 100, count: 1, anomalies: anomalyWindow},
 		},
 		{
 			name: "ietf window without value",
-			give: setHeaders("RateLimit-Policy", `"default";q=100;w`),
-			want: signal{dialect: dialectIETF, limit: 100, count: -1, anomalies: anomalyWindow},
+			give: setHeaders("RateLimit-Policy", `"default";q=100;w`, "RateLimit", `"default";r=1`),
+			want: signal{dialect: dialectIETF, limit: 100, count: 1, anomalies: anomalyWindow},
 		},
 		{
 			name: "ietf absurd window",
-			give: setHeaders("RateLimit-Policy", `"default";q=100;w=99999999`),
-			want: signal{dialect: dialectIETF, limit: 100, count: -1, anomalies: anomalyWindow},
+			give: setHeaders("RateLimit-Policy", `"default";q=100;w=99999999`, "RateLimit", `"default";r=1`),
+			want: signal{dialect: dialectIETF, limit: 100, count: 1, anomalies: anomalyWindow},
 		},
 		{
 			name: "ietf ratelimit without remaining",
@@ -727,24 +743,30 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectIETFOld, limit: 100, count: 50},
 		},
 		{
-			name: "ietf old remaining only, lowercase",
-			give: setHeaders("ratelimit-remaining", "3"),
-			want: signal{dialect: dialectIETFOld, count: 3},
+			name: "ietf old lowercase",
+			give: setHeaders("ratelimit-limit", "5", "ratelimit-remaining", "3"),
+			want: signal{dialect: dialectIETFOld, limit: 5, count: 3},
+		},
+		{
+			// RateLimit-Limit is what recognises the older drafts.
+			name: "ietf old remaining alone is no dialect",
+			give: setHeaders("RateLimit-Remaining", "3"),
+			want: signal{count: -1},
 		},
 		{
 			name: "ietf old reset as Unix time",
-			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", unix(time.Minute)),
-			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute)},
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", unix(time.Minute)),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, reset: t0.Add(time.Minute)},
 		},
 		{
 			name: "ietf old garbage reset",
-			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", "soon"),
-			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, anomalies: anomalyReset},
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", "soon"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, anomalies: anomalyReset},
 		},
 		{
 			name: "ietf old absurd reset delta",
-			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", "2678401"),
-			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, anomalies: anomalyReset},
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", "2678401"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, anomalies: anomalyReset},
 		},
 		{
 			name: "ietf old reset as decimal delta",
@@ -753,18 +775,18 @@ func parseSignalTests(t0 time.Time) []struct {
 		},
 		{
 			name: "ietf old reset as Unix time with decimals",
-			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", unix(time.Minute)+".25"),
-			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute + 250*time.Millisecond)},
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", unix(time.Minute)+".25"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, reset: t0.Add(time.Minute + 250*time.Millisecond)},
 		},
 		{
 			name: "ietf old reset as HTTP date",
-			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", t0.Add(time.Minute).Format(http.TimeFormat)),
-			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute)},
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", t0.Add(time.Minute).Format(http.TimeFormat)),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, reset: t0.Add(time.Minute)},
 		},
 		{
 			name: "ietf old reset as date in UTC",
-			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Reset", "Fri, 02 Jan 2026 03:05:05 UTC"),
-			want: signal{dialect: dialectIETFOld, limit: 100, count: -1, reset: t0.Add(time.Minute)},
+			give: setHeaders("RateLimit-Limit", "100", "RateLimit-Remaining", "99", "RateLimit-Reset", "Fri, 02 Jan 2026 03:05:05 UTC"),
+			want: signal{dialect: dialectIETFOld, limit: 100, count: 99, reset: t0.Add(time.Minute)},
 		},
 		{
 			name: "ietf old negative remaining is 0",
@@ -790,8 +812,8 @@ func parseSignalTests(t0 time.Time) []struct {
 		},
 		{
 			name: "github reset as delta seconds",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "60"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Minute)},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "60"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(time.Minute)},
 		},
 		{
 			name: "github remaining only",
@@ -799,29 +821,30 @@ func parseSignalTests(t0 time.Time) []struct {
 			want: signal{dialect: dialectGitHub, count: 10},
 		},
 		{
+			// Without a limit, used plus remaining is the limit (Reddit).
 			name: "github used does not make it vendor",
 			give: http.Header{"X-Ratelimit-Used": {"1"}, "X-Ratelimit-Remaining": {"59"}},
-			want: signal{dialect: dialectGitHub, count: 59},
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59},
 		},
 		{
 			name: "github reset at maxWindow is believed",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", unix(maxWindow)),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(maxWindow)},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", unix(maxWindow)),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(maxWindow)},
 		},
 		{
 			name: "github reset beyond maxWindow",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", unix(maxWindow+time.Second)),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", unix(maxWindow+time.Second)),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github reset in milliseconds",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", unix(0)+"000"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", unix(0)+"000"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github float reset",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "1.5e9"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "1.5e9"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github remaining over limit",
@@ -835,48 +858,48 @@ func parseSignalTests(t0 time.Time) []struct {
 		},
 		{
 			name: "github reset as decimal delta",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "59.5"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(59500 * time.Millisecond)},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "59.5"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(59500 * time.Millisecond)},
 		},
 		{
 			name: "github reset delta fraction rounds up to the nanosecond",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "0.0000000001"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Nanosecond)},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "0.0000000001"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(time.Nanosecond)},
 		},
 		{
 			name: "github reset as HTTP date",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", t0.Add(time.Hour).Format(http.TimeFormat)),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Hour)},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", t0.Add(time.Hour).Format(http.TimeFormat)),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(time.Hour)},
 		},
 		{
 			name: "github reset as date with numeric zone",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "Fri, 02 Jan 2026 05:04:05 +0100"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, reset: t0.Add(time.Hour)},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "Fri, 02 Jan 2026 05:04:05 +0100"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, reset: t0.Add(time.Hour)},
 		},
 		{
 			name: "github reset as date beyond maxWindow",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", t0.Add(maxWindow+time.Second).Format(http.TimeFormat)),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", t0.Add(maxWindow+time.Second).Format(http.TimeFormat)),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github reset as date before 2001",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "Mon, 01 Jan 0001 00:00:00 GMT"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "Mon, 01 Jan 0001 00:00:00 GMT"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github reset as date in an unknown zone",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "Fri, 02 Jan 2026 03:05:05 PST"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "Fri, 02 Jan 2026 03:05:05 PST"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github negative reset",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "-5"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "-5"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github garbage reset",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Reset", "soon"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1, anomalies: anomalyReset},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "59", "X-RateLimit-Reset", "soon"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 59, anomalies: anomalyReset},
 		},
 		{
 			name: "github limit and remaining with zero fractions",
@@ -956,7 +979,7 @@ func parseSignalTests(t0 time.Time) []struct {
 			// Reddit: remaining as a float, reset as delta seconds, no limit.
 			name: "reddit",
 			give: setHeaders("X-Ratelimit-Used", "2", "X-Ratelimit-Remaining", "598.0", "X-Ratelimit-Reset", "540"),
-			want: signal{dialect: dialectGitHub, count: 598, reset: t0.Add(9 * time.Minute)},
+			want: signal{dialect: dialectGitHub, limit: 600, count: 598, reset: t0.Add(9 * time.Minute)},
 		},
 		{
 			name: "twitter",
@@ -1013,8 +1036,8 @@ func parseSignalTests(t0 time.Time) []struct {
 		},
 		{
 			name: "github spelling wins over the hyphenated one",
-			give: setHeaders("X-RateLimit-Limit", "60", "X-Rate-Limit-Limit", "10", "X-Rate-Limit-Duration", "1"),
-			want: signal{dialect: dialectGitHub, limit: 60, count: -1},
+			give: setHeaders("X-RateLimit-Limit", "60", "X-RateLimit-Remaining", "6", "X-Rate-Limit-Limit", "10", "X-Rate-Limit-Duration", "1"),
+			want: signal{dialect: dialectGitHub, limit: 60, count: 6},
 		},
 		{
 			name: "vendor wins over the hyphenated spelling",
@@ -1160,6 +1183,19 @@ func benchHeaders(t0 time.Time) []struct {
 		{"github_date", base("X-RateLimit-Limit", "10", "X-RateLimit-Remaining", "9", "X-RateLimit-Reset", t0.Add(time.Second).Format(time.RFC1123))},
 		{"github_decimal", base("X-RateLimit-Limit", "600.0", "X-RateLimit-Remaining", "598.0", "X-RateLimit-Reset", reset+".123")},
 		{"hyphenated", base("X-Rate-Limit-Limit", "900", "X-Rate-Limit-Remaining", "899", "X-Rate-Limit-Reset", reset)},
+		{"ietf_two_policies", base("RateLimit-Policy", `"permin";q=50;w=60, "perhr";q=1000;w=3600`, "RateLimit", `"permin";r=10;t=30, "perhr";r=100;t=3000`)},
+		{"gitlab", base("RateLimit-Limit", "60", "RateLimit-Observed", "6", "RateLimit-Remaining", "54", "RateLimit-Reset", reset, "RateLimit-ResetTime", t0.Add(time.Hour).Format(http.TimeFormat))},
+		{"discord", base("X-RateLimit-Limit", "5", "X-RateLimit-Remaining", "4", "X-RateLimit-Reset", reset+".123", "X-RateLimit-Reset-After", "1.123", "X-RateLimit-Bucket", "abcd1234", "X-RateLimit-Scope", "user")},
+		{"reddit", base("X-Ratelimit-Used", "2", "X-Ratelimit-Remaining", "598.0", "X-Ratelimit-Reset", "540")},
+		{"openai", base("x-ratelimit-limit-requests", "60", "x-ratelimit-remaining-requests", "59", "x-ratelimit-reset-requests", "1s",
+			"x-ratelimit-limit-tokens", "150000", "x-ratelimit-remaining-tokens", "149984", "x-ratelimit-reset-tokens", "6m0s")},
+		{"anthropic", base("anthropic-ratelimit-requests-limit", "50", "anthropic-ratelimit-requests-remaining", "49",
+			"anthropic-ratelimit-requests-reset", t0.Add(time.Second).Format(time.RFC3339),
+			"anthropic-ratelimit-tokens-limit", "40000", "anthropic-ratelimit-tokens-remaining", "39000",
+			"anthropic-ratelimit-tokens-reset", t0.Add(time.Second).Format(time.RFC3339))},
+		{"apig", base("X-Apig-RateLimit-Api", "remain:9,limit:10,time:10 second", "X-Apig-RateLimit-User", "remain:99,limit:100,time:1 minute",
+			"X-Apig-RateLimit-App", "remain:999,limit:1000,time:1 hour", "X-Apig-RateLimit-Ip", "remain:19,limit:20,time:10 second")},
+		{"shopify", base("X-Shopify-Shop-Api-Call-Limit", "32/40")},
 		{"none", base()},
 		{"retry_after", base("X-ratelimit", "1000", "X-ratelimit-used", "1000", "Retry-After", "30")},
 		{"retry_after_date", base("X-ratelimit", "1000", "X-ratelimit-used", "1000", "Retry-After", t0.Add(time.Second).Format(time.RFC1123))},

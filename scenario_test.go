@@ -58,7 +58,7 @@ func (sc scenario) offBoundary() scenario {
 		sc.server.Offset = w
 	}
 	phase := (sc.server.Offset%w + w) % w
-	sc.sleep = phase + w*173/600
+	sc.sleep += phase + w*173/600
 	return sc
 }
 
@@ -244,7 +244,7 @@ func scenarios() []scenario {
 	lower.LowercaseHeaders = true
 	negative := perMinute(100)
 	negative.CountRejected, negative.NegativeRemaining = true, true
-	return []scenario{
+	rows := []scenario{
 		{
 			name: "limit halved in window 4, restored in 7", server: perMinute(100), workers: 8,
 			during: func(win int, s *ratehttptest.Server) {
@@ -290,6 +290,44 @@ func scenarios() []scenario {
 			knownMiss: "issue 18: header keys that are not canonical are not looked up (net/http canonicalises them on the wire; an in-memory base may not)"},
 		{name: "negative remaining, rejected requests counted", server: negative, workers: 8, wantUtil: 0.98, wantReject: 0.002, noneAfter1: true},
 	}
+	return append(rows, dialectScenarios()...)
+}
+
+// dialectScenarios are the rows of the other APIs' headers (issue 19): each
+// dialect family on the vendor's fixed-window row, with its targets, and
+// Shopify's leaky bucket on the vendor's leaky-bucket row, with its targets.
+// The bubble first sleeps epochShift, so that the Unix times the dialects
+// send are after 2001.
+func dialectScenarios() []scenario {
+	var rows []scenario
+	for _, d := range []struct {
+		name string
+		give ratehttptest.Dialect
+	}{
+		{"IETF fields, two policies (Cloudflare)", ratehttptest.DialectIETF},
+		{"GitLab", ratehttptest.DialectGitLab},
+		{"GitHub", ratehttptest.DialectGitHub},
+		{"Discord", ratehttptest.DialectDiscord},
+		{"Reddit", ratehttptest.DialectReddit},
+		{"Twitter/X and Okta", ratehttptest.DialectTwitter},
+		{"OpenAI, tokens spent halfway", ratehttptest.DialectOpenAI},
+		{"Anthropic, tokens spent halfway", ratehttptest.DialectAnthropic},
+		{"APIG, four policies", ratehttptest.DialectAPIG},
+	} {
+		server := perMinute(100)
+		server.Dialect = d.give
+		rows = append(rows, scenario{
+			name: "dialect " + d.name + ", fixed windows, 100/minute", server: server, workers: 8, sleep: epochShift,
+			wantUtil: 0.98, wantReject: 0.002, noneAfter1: true,
+		})
+	}
+	shopify := ratehttptest.Config{Limit: 40, Window: 20 * time.Second, Latency: 50 * time.Millisecond,
+		Policy: ratehttptest.LeakyBucket, Dialect: ratehttptest.DialectShopify}
+	rows = append(rows, scenario{
+		name: "dialect Shopify, leaky bucket 40, 2/s", server: shopify, workers: 8, sleep: epochShift,
+		wantUtil: 0.95, wantReject: 0.01,
+	})
+	return rows
 }
 
 // TestScenarios plays every row from the bubble's start, midnight UTC on the

@@ -46,7 +46,10 @@
 // windows. Some servers report their quota differently:
 // Config.UsedMeansUsed, Config.NegativeRemaining and Config.LowercaseHeaders
 // change the headers, and Config.OmitHeaders removes them, leaving 429 and,
-// with Config.RetryAfter, Retry-After.
+// with Config.RetryAfter, Retry-After. Config.Dialect sends the quota in the
+// headers of another API ([DialectIETF], [DialectGitHub], [DialectOpenAI],
+// [DialectShopify], ...), so that a test can simulate the API its client
+// really talks to.
 //
 // # Time
 //
@@ -140,11 +143,16 @@ type Config struct {
 	// capacity minus the whole tokens of TokenBucket and GCRA, and the level
 	// rounded up of LeakyBucket.
 	UsedMeansUsed bool
-	// OmitHeaders suppresses the X-Ratelimit, X-Ratelimit-Used and
-	// X-Ratelimit-Window headers under every policy, making a server that
-	// tells its quota only with 429 (and Retry-After, if RetryAfter is set).
-	// X-Request-Id is still sent. The default, false, sends them.
+	// OmitHeaders suppresses the quota headers of the Dialect under every
+	// policy, making a server that tells its quota only with 429 (and
+	// Retry-After, if RetryAfter is set). X-Request-Id is still sent. The
+	// default, false, sends them.
 	OmitHeaders bool
+	// Dialect is the spelling of the quota headers: those of the vendor
+	// (the zero value, DialectVendor) or of another API, such as
+	// DialectGitHub or DialectOpenAI, so that a test can simulate the API
+	// its client talks to. See [Dialect].
+	Dialect Dialect
 	// RetryAfter adds a Retry-After header to 429 responses: the whole seconds,
 	// rounded up and at least 1, until the current window resets (FixedWindow)
 	// or until the next request would be accepted if no other arrived
@@ -320,7 +328,7 @@ var (
 //
 // It panics if cfg is invalid: Limit <= 0, a negative Window, Latency or
 // Burst, an unknown Policy, Burst under a counting policy, CountRejected
-// under a bucket policy, or an invalid Fault.
+// under a bucket policy, an unknown Dialect, or an invalid Fault.
 func NewServer(cfg Config) *Server {
 	if msg := cfg.invalid(); msg != "" {
 		panic("ratehttptest: " + msg)
@@ -353,6 +361,8 @@ func (cfg *Config) invalid() string {
 		return "Config.Burst is for bucket policies, not " + cfg.Policy.String()
 	case cfg.CountRejected && cfg.Policy.isBucket():
 		return "Config.CountRejected is for counting policies, not " + cfg.Policy.String()
+	case cfg.Dialect < DialectVendor || cfg.Dialect > DialectShopify:
+		return "unknown Config.Dialect " + cfg.Dialect.String()
 	}
 	return ""
 }
@@ -439,6 +449,7 @@ type decision struct {
 	limit      int
 	remaining  int
 	used       int
+	reset      time.Duration // until the quota is back (see Dialect)
 	retryAfter time.Duration // 0 unless rejected with Config.RetryAfter
 	hook       func(Event)
 }
@@ -488,13 +499,7 @@ func (s *Server) writeHeaders(h http.Header, d decision) {
 	}
 	set(HeaderRequestID, d.id)
 	if !s.cfg.OmitHeaders {
-		set(HeaderLimit, strconv.Itoa(d.limit))
-		if s.cfg.UsedMeansUsed {
-			set(HeaderUsed, strconv.Itoa(d.used))
-		} else {
-			set(HeaderUsed, strconv.Itoa(d.remaining))
-		}
-		set(HeaderWindow, s.unit)
+		s.writeDialect(set, d)
 	}
 	if d.retryAfter > 0 {
 		secs := (d.retryAfter + time.Second - 1) / time.Second
@@ -523,6 +528,7 @@ func (s *Server) arrive() decision {
 		}
 	}
 	d.remaining, d.used = s.quota(now, d.limit)
+	d.reset = s.resetIn(now, s.limit, d.used)
 	return d
 }
 

@@ -61,8 +61,21 @@ const (
 //     its rate (otherRate) is subtracted for the time since the anchor;
 //   - small rises that reordering does not explain mean the server frees
 //     slots one by one (a sliding window or a token bucket): in slotMode the
-//     budget is earned back at limit/window and an empty budget waits one
-//     slot, not a whole window.
+//     budget is earned back at limit/window (never past the limit) and an
+//     empty budget waits one slot, not a whole window.
+//
+// A bucket's refill may be faster than its capacity per window: its limit
+// header may carry the burst (throttled, a GCRA), and a window guessed from
+// its resets is rounded up to the second. Where a bucket is known or likely
+// (refills: a 429 whose Retry-After is far shorter than the wait for the
+// window believed spent, then an answer that is not a 429 to the request
+// sent after it; or a window guessed from resets), the refill is measured
+// (learnRefill): what the server freed between two answers is the rise in
+// remaining plus our requests in between; a span that starts and ends with
+// the bucket full only shows that the refill keeps up with us, and the
+// estimate grows by half. The pace and the budget's earning use the refill
+// where it beats limit/window. Sliding windows, whose slots come back in
+// bursts as old requests leave, are not measured so.
 //
 // A 429 empties the budget only when its headers say nothing remains, and a
 // Retry-After pauses the key for that long, whatever the maximum wait (a
@@ -170,6 +183,17 @@ type quota struct {
 	phaseLo     time.Time // a reset instant lies in (phaseLo, phaseHi]
 	phaseHi     time.Time
 	slotMode    bool // windows are not fixed (sliding, token bucket): an empty budget waits one slot, not a window
+	// refill is the rate at which the server frees slots, in requests per
+	// second, as measured in slot mode (see learnRefill); 0 until measured.
+	// The pace and the budget's earning use it where it beats the
+	// window's rate: a bucket's refill may be faster than its capacity per
+	// window. The sample it is measured over starts at (fillSeq, fillRem,
+	// fillSent).
+	refill   float64
+	fillSeq  uint64
+	fillRem  int64
+	fillSent time.Time
+	haveFill bool
 
 	// Budget. seq numbers the requests as they take their slot; it is
 	// atomic for the lane.
@@ -188,6 +212,14 @@ type quota struct {
 	// the longest wait for a reset seen, in whole seconds.
 	windowGuessed bool
 	lastTake      time.Time // when take last handed out a ticket
+	// retryProbe: a 429 asked for a Retry-After far shorter than the
+	// spent budget's believed refill; a probe tests the belief then.
+	retryProbe time.Time
+	// refills: the server was seen to free slots continuously (it accepted
+	// a request soon after a 429 in a window we believed spent): its
+	// remaining rising, however much, is a refill, never a window's
+	// reset.
+	refills bool
 
 	// newsSeq is the seq of the newest response whose limit, window and
 	// dialect were applied: an older response arriving late changes none.
@@ -315,7 +347,7 @@ func (q *quota) modelPace(now time.Time) (rate.Limit, int) {
 		return rate.Inf, 1
 	}
 	if q.window > 0 {
-		r := rate.Limit(float64(q.limit) / q.window.Seconds())
+		r := rate.Limit(q.slotRate())
 		switch {
 		case q.windowGuessed:
 			// One at a time: the window is only a guess (a bucket's
@@ -336,6 +368,57 @@ func (q *quota) modelPace(now time.Time) (rate.Limit, int) {
 		return rate.Limit(b / q.resetAt.Sub(now).Seconds()), 1
 	}
 	return rate.Inf, 1
+}
+
+// slotRate is the rate at which the server frees slots, in requests per
+// second: the window's (limit per window), or the refill measured in slot
+// mode when it is faster. It requires q.mu held and a window.
+func (q *quota) slotRate() float64 {
+	r := float64(q.limit) / q.window.Seconds()
+	if (q.refills || q.windowGuessed) && q.refill > r {
+		return q.refill
+	}
+	return r
+}
+
+// Refill learning: a sample spans at least refillSpan and refillCount
+// requests; a sample that starts and ends with the server's bucket full (what
+// remains is the limit, less our requests in flight) only shows that slots
+// come back at least as fast as we sent, and the estimate grows by
+// refillGrowth.
+const (
+	refillSpan   = 200 * time.Millisecond
+	refillCount  = 3
+	refillGrowth = 1.5
+)
+
+// learnRefill folds the answer to the request behind t, which saw rem
+// remaining with overlap of our requests in flight around it, into the
+// refill estimate: what the server freed between the sample's start and t
+// is the rise in remaining plus our requests sent in between. It requires
+// q.mu held.
+func (q *quota) learnRefill(t ticket, rem, overlap int64) {
+	if !q.haveFill || t.seq < q.fillSeq {
+		if !q.haveFill {
+			q.fillSeq, q.fillRem, q.fillSent, q.haveFill = t.seq, rem, t.sent, true
+		}
+		return
+	}
+	span := t.sent.Sub(q.fillSent)
+	n := int64(t.seq - q.fillSeq)
+	if span < refillSpan || n < refillCount {
+		return
+	}
+	obs := float64(rem-q.fillRem+n) / span.Seconds()
+	base := float64(q.limit) / q.window.Seconds()
+	// Full at both ends: the server refilled all we sent in between.
+	switch full := rem >= q.limit-1-overlap && q.fillRem >= q.limit-1-overlap; {
+	case full:
+		q.refill = max(q.refill, base, obs) * refillGrowth
+	case obs > 0:
+		q.refill = max((q.refill+obs)/2, base)
+	}
+	q.fillSeq, q.fillRem, q.fillSent = t.seq, rem, t.sent
 }
 
 // burstFor is how many requests may go at once after an idle spell: a
@@ -372,7 +455,10 @@ func (q *quota) budget(now time.Time) float64 {
 	}
 	age := now.Sub(q.anchorSent).Seconds()
 	if q.slotMode && q.window > 0 {
-		b += math.Floor(age * float64(q.limit) / q.window.Seconds())
+		// Slots come back at the server's rate, and never more than
+		// the limit are free at once.
+		sent := float64(q.seq.Load() - q.anchorSeq - 1)
+		b = min(float64(q.anchorRem)+math.Floor(age*q.slotRate()), float64(q.limit)) - sent
 	}
 	return b - q.otherRate*age
 }
@@ -872,6 +958,9 @@ func (q *quota) takeProbe(now time.Time) ticket {
 // or the maximum wait, whichever is shorter (a second at least; a second
 // when the window is unknown). It requires q.mu held.
 func (q *quota) stale(now time.Time) bool {
+	if !q.retryProbe.IsZero() && !now.Before(q.retryProbe) {
+		return true
+	}
 	if q.serverReset {
 		return false
 	}
@@ -992,7 +1081,7 @@ func (q *quota) emptyUntil(now time.Time) time.Time {
 	if q.slotMode && q.limit > 0 && q.window > 0 {
 		// One slot, at least a millisecond: the slot of an absurd limit
 		// rounds down to nothing.
-		return now.Add(max(q.window/time.Duration(q.limit), time.Millisecond))
+		return now.Add(max(time.Duration(float64(time.Second)/q.slotRate()), time.Millisecond))
 	}
 	if !q.resetAt.IsZero() {
 		return q.resetAt
@@ -1099,6 +1188,21 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 			q.pauseUntil = until
 			renew = true
 		}
+		if q.limit > 0 && !q.slotMode && q.empty(now) && q.emptyUntil(now).Sub(now) > 2*sig.retryAfter+time.Second {
+			// The server frees room far sooner than the window we
+			// believe spent: slots that come back one by one (a
+			// bucket), or a wrong window. The retry tests it.
+			q.retryProbe = now.Add(sig.retryAfter)
+			q.slotVotes++
+		}
+	} else if !throttled && !q.retryProbe.IsZero() && !t.sent.Before(q.retryProbe) {
+		// Accepted within a window we believed spent: the server frees
+		// slots one by one.
+		q.slotVotes++
+		if q.slotVotes >= 2 {
+			q.slotMode, q.refills = true, true
+		}
+		q.retryProbe = time.Time{}
 	}
 
 	r, b := q.pace(now)
@@ -1181,7 +1285,7 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 		gap := int64(t.seq - q.lastSeq - 1)
 		reorder := max(overlap, q.lastOverlap)
 		switch {
-		case rise+gap >= max(reorder+2, q.limit/4):
+		case rise+gap >= max(reorder+2, q.limit/4) && !q.refills:
 			jumped = true
 			if !q.serverReset && q.window > 0 {
 				q.observeReset(q.lastSent, now)
@@ -1200,6 +1304,15 @@ func (q *quota) learn(t ticket, rem int64, now time.Time) {
 			// doing, less what reordering of our concurrent ones explains.
 			q.observeOthers(-rise-gap-1-reorder, t.sent.Sub(q.lastSent))
 		}
+	}
+	switch {
+	case jumped:
+		q.haveFill = false // a reset, not a refill: sample afresh
+	case (q.refills || q.windowGuessed) && q.window > 0:
+		// A bucket's refill, measured where one is known or likely:
+		// not a sliding window's, whose slots come back in bursts as
+		// old requests leave it.
+		q.learnRefill(t, rem, overlap)
 	}
 	if !q.haveLast || t.seq > q.lastSeq {
 		q.lastSeq, q.lastUsed, q.lastSent, q.lastOverlap, q.haveLast = t.seq, q.limit-rem, t.sent, overlap, true

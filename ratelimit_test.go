@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -892,3 +893,83 @@ func TestSlotAtRollProbesAlone(t *testing.T) {
 // defaultCall is a call under the default options, for tests that drive a
 // quota directly.
 var defaultCall = call{cfg: &config{maxWait: DefaultMaxWait, retries: DefaultRetries}}
+
+// TestLearnRefill: in a quota whose window is only guessed, a sample full at
+// both ends (the server refilled all we sent) makes the refill estimate grow;
+// one that is not measures it; neither goes below the window's own rate.
+func TestLearnRefill(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	tests := []struct {
+		name       string
+		startRem   int64
+		endRem     int64
+		n          uint64
+		span       time.Duration
+		prevRefill float64
+		want       float64
+	}{
+		{"full at both ends: grows", 9, 9, 10, time.Second, 0, 10 * refillGrowth},     // sent 10/s, all refilled
+		{"full from a higher estimate", 9, 9, 10, time.Second, 16, 16 * refillGrowth}, // never shrinks on a full sample
+		{"draining: measured", 9, 3, 20, time.Second, 20, 17},                         // freed 14 in 1 s; (20+14)/2
+		{"nothing freed: no estimate", 9, 0, 9, time.Second, 0, 0},
+		{"too short: ignored", 9, 9, 2, time.Second, 0, 0},
+		{"too brief: ignored", 9, 9, 10, 100 * time.Millisecond, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQuota("k", &config{}, nil)
+			q.limit, q.window, q.windowGuessed, q.refill = 10, time.Second, true, tt.prevRefill
+			q.learnRefill(ticket{seq: 5, sent: t0}, tt.startRem, 0)
+			q.learnRefill(ticket{seq: 5 + tt.n, sent: t0.Add(tt.span)}, tt.endRem, 0)
+			if math.Abs(q.refill-tt.want) > 1e-9 {
+				t.Errorf("refill = %v, want %v", q.refill, tt.want)
+			}
+		})
+	}
+}
+
+// TestShortRetryAfterRevealsRefill: a 429 whose Retry-After is far shorter
+// than the wait for the window the model believes spent, then an answer that
+// is not a 429 to the request sent after it, show a server that frees slots
+// one by one (a bucket): the key probes after the Retry-After instead of
+// waiting for the window, and learns the refill from then on.
+func TestShortRetryAfterRevealsRefill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, "http://api.test/v1/items", nil)
+		q := newQuota("k", &config{maxWait: time.Hour}, nil)
+		send := func(code int, rem int, retryAfter string) ticket {
+			q.mu.Lock()
+			tk := q.take(time.Now())
+			q.mu.Unlock()
+			h := vendorHeader(10, rem, "minute")
+			if retryAfter != "" {
+				h.Set("Retry-After", retryAfter)
+			}
+			q.observe(tk, respond(req, code, h, ""), time.Now())
+			return tk
+		}
+		for rem := 9; rem >= 0; rem-- {
+			send(200, rem, "")
+		}
+		q.mu.Lock()
+		spent := q.empty(time.Now())
+		q.mu.Unlock()
+		if !spent {
+			t.Fatalf("budget not spent after the window's 10 requests")
+		}
+		send(429, 0, "0.6")
+		time.Sleep(600 * time.Millisecond)
+		q.mu.Lock()
+		tk, ok, _, _ := q.decide(time.Now(), false, true, priorityDefault)
+		q.mu.Unlock()
+		if !ok {
+			t.Fatalf("no probe once the Retry-After has passed (the window believed spent ends in a minute)")
+		}
+		q.observe(tk, respond(req, 200, vendorHeader(10, 0, "minute"), ""), time.Now())
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if !q.refills || !q.slotMode {
+			t.Errorf("refills %v, slotMode %v after a short Retry-After and an accepted probe; want both", q.refills, q.slotMode)
+		}
+	})
+}

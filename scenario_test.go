@@ -327,6 +327,16 @@ func dialectScenarios() []scenario {
 		name: "dialect Shopify, leaky bucket 40, 2/s", server: shopify, workers: 8, sleep: epochShift,
 		wantUtil: 0.95, wantReject: 0.01,
 	})
+	// throttled's shape: a GCRA whose limit header is its burst and whose
+	// reset, the time until the bucket is full, is under a second; no
+	// window is sent. The window guessed from the resets (a second, rounded
+	// up) holds the client to half the rate until the refill is learned.
+	throttled := ratehttptest.Config{Limit: 20, Window: time.Second, Burst: 10, Latency: 10 * time.Millisecond,
+		Policy: ratehttptest.GCRA, RetryAfter: true, Dialect: ratehttptest.DialectGitHub}
+	rows = append(rows, scenario{
+		name: "GCRA 20/s, burst 10, GitHub headers (throttled's: limit = burst, no window)", server: throttled, workers: 8, sleep: epochShift,
+		wantUtil: 0.90, wantReject: 0.01,
+	})
 	return rows
 }
 

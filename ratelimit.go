@@ -500,8 +500,8 @@ func (q *quota) roll(now time.Time) {
 //
 // now is the current time; the clock is read again only after a wait.
 func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, time.Duration, error) {
-	prio := c.priority()
-	if prio >= 0 {
+	wt := c.want()
+	if wt.laneOK() {
 		if t, ok := q.fromLane(now); ok {
 			return t, 0, nil
 		}
@@ -517,11 +517,11 @@ func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, tim
 		// what they have ahead of us already passes the deadline or the
 		// maximum wait.
 		q.roll(now)
-		if err := q.tooLong(ctx, now, q.queueWait(now, prio), maxWait); err != nil {
+		if err := q.tooLong(ctx, now, q.queueWait(now, wt.prio), maxWait); err != nil {
 			q.mu.Unlock()
 			return ticket{}, 0, err
 		}
-		w = q.enqueue(prio)
+		w = q.enqueue(wt)
 	}
 	// q.mu is held at the top of every turn of the loop. slot reports that
 	// the slot we reserved on the current limiter has come.
@@ -561,7 +561,7 @@ func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, tim
 			}
 			slot = false
 		}
-		t, ok, d, res := q.decide(now, slot, true, prio)
+		t, ok, d, res := q.decide(now, slot, true, wt)
 		if ok {
 			q.leave(w, now)
 			q.mu.Unlock()
@@ -586,11 +586,11 @@ func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, tim
 			return ticket{}, waited, err
 		}
 		if w == nil {
-			w = q.enqueue(prio) // the queue is empty: the head
+			w = q.enqueue(wt) // the queue is empty: the head
 		}
 		// A batch head held back by the reserve yields the head to a
 		// request of higher priority that comes meanwhile (see enqueue).
-		w.held = res == nil && q.reserveHolds(now, prio)
+		w.held = res == nil && q.reserveHolds(now, wt)
 		gen, changed := q.gen, q.changed
 		q.waiting.Add(1) // under mu, for idle
 		q.mu.Unlock()
@@ -631,12 +631,12 @@ func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, tim
 // holds it, the reservation of its slot (without reserve, d is then 0 and
 // the request waits its turn). slot reports that the slot reserved earlier on
 // the current limiter has come: its token is paid, and the request takes it
-// unless a rule before the pacer's says no. p is the request's priority. It
-// requires q.mu held.
-func (q *quota) decide(now time.Time, slot, reserve bool, p priority) (t ticket, ok bool, d time.Duration, res *rate.Reservation) {
+// unless a rule before the pacer's says no. w is what the request wants
+// (its priority and cost). It requires q.mu held.
+func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok bool, d time.Duration, res *rate.Reservation) {
 	q.roll(now)
 	// A lane may have opened since fromLane looked.
-	if p >= 0 {
+	if w.laneOK() {
 		if t, ok := q.fromLane(now); ok {
 			return t, true, 0, nil
 		}
@@ -649,7 +649,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, p priority) (t ticket,
 		return ticket{}, false, -1, nil
 	case !q.known:
 		q.probing = true
-		return q.takeProbe(now), true, 0, nil
+		return q.takeProbe(now, w.cost), true, 0, nil
 	case now.Before(q.pauseUntil):
 		return ticket{}, false, q.pauseUntil.Sub(now), nil
 	case q.empty(now) && q.stale(now):
@@ -658,7 +658,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, p priority) (t ticket,
 		// be wrong (a reset we could not read, a bucket that refills).
 		// One request finds out, and the others wait for its answer.
 		q.winProbing = true
-		return q.takeProbe(now), true, 0, nil
+		return q.takeProbe(now, w.cost), true, 0, nil
 	case q.empty(now):
 		q.pauseUntil = q.emptyUntil(now)
 		q.renew(q.pace(now))
@@ -668,7 +668,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, p priority) (t ticket,
 	case !ok:
 		return ticket{}, false, wait, nil
 	case probe:
-		t := q.take(now)
+		t := q.take(now, w.cost)
 		t.probe = true
 		return t, true, 0, nil
 	case q.limit <= 0 && !q.guard.Calm() && q.inflight.Load() >= iquota.MaxInFlight:
@@ -677,34 +677,43 @@ func (q *quota) decide(now time.Time, slot, reserve bool, p priority) (t ticket,
 	switch {
 	case q.limit > 0 && !q.anchored:
 		q.winProbing = true
-		return q.takeProbe(now), true, 0, nil
-	case q.reserveHolds(now, p):
+		return q.takeProbe(now, w.cost), true, 0, nil
+	case q.reserveHolds(now, w) || w.cost > 1 && q.limit > 0 && q.budget(now) < float64(w.cost)-0.5:
+		// Held back by the batch reserve, or costlier than what
+		// remains: until the budget may have refilled.
 		if slot {
-			q.lim.AllowN(now, -1) // give back the token paid for the slot
+			q.lim.AllowN(now, -q.tokens(w)) // give back what the slot paid
 		}
 		return ticket{}, false, q.emptyUntil(now).Sub(now), nil
 	case slot:
-		return q.take(now), true, 0, nil
-	case q.allow(now):
-		return q.takeRoutine(now), true, 0, nil
+		return q.take(now, w.cost), true, 0, nil
+	case q.allow(now, w.cost):
+		return q.takeRoutine(now, w.cost), true, 0, nil
 	case !reserve:
 		return ticket{}, false, 0, nil
 	}
-	res = q.lim.ReserveN(now, 1)
+	res = q.lim.ReserveN(now, q.tokens(w))
 	d = res.DelayFrom(now)
 	if !res.OK() {
 		d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
 	}
 	if d == 0 {
-		return q.takeRoutine(now), true, 0, nil
+		return q.takeRoutine(now, w.cost), true, 0, nil
 	}
 	return ticket{}, false, d, res
+}
+
+// tokens is what a request of w pays the pacer: its cost, at most the
+// limiter's burst (a costlier request pays the burst, which paces it
+// enough: its cost is taken from the budget in full). It requires q.mu held.
+func (q *quota) tokens(w want) int {
+	return int(min(w.cost, int64(q.burst)))
 }
 
 // waiter is a request queued in acquire, in the quota's list of waiters.
 type waiter struct {
 	prev, next *waiter
-	prio       priority
+	want       want
 	queued     bool          // in the list
 	turn       chan struct{} // closed when it becomes the head, or is granted
 	granted    bool          // tk was taken for it (see leave)
@@ -718,13 +727,14 @@ type waiter struct {
 // head is a batch request that the reserve holds back (see reserveHolds): the
 // new waiter is then the head, and the old head waits for its turn again. It
 // requires q.mu held.
-func (q *quota) enqueue(p priority) *waiter {
-	w := &waiter{prio: p, queued: true, turn: make(chan struct{})}
+func (q *quota) enqueue(wt want) *waiter {
+	p := wt.prio
+	w := &waiter{want: wt, queued: true, turn: make(chan struct{})}
 	at := q.tail // w goes after at; nil: first
-	for at != nil && at != q.head && at.prio < p {
+	for at != nil && at != q.head && at.want.prio < p {
 		at = at.prev
 	}
-	if at != nil && at == q.head && at.held && at.prio < p {
+	if at != nil && at == q.head && at.held && at.want.prio < p {
 		at.held = false
 		at.turn = make(chan struct{}) // it sleeps on the quota, not on turn
 		at = nil
@@ -748,8 +758,8 @@ func (q *quota) enqueue(p priority) *waiter {
 // priority p at now: batch requests do not take the last requests of a
 // window's budget, a hundredth of the limit and at least one, so that
 // requests of higher priority find them. It requires q.mu held.
-func (q *quota) reserveHolds(now time.Time, p priority) bool {
-	return p < 0 && q.limit > 0 && q.budget(now) < float64(batchReserve(q.limit))+0.5
+func (q *quota) reserveHolds(now time.Time, w want) bool {
+	return w.prio < 0 && q.limit > 0 && q.budget(now)-float64(w.cost-1) < float64(batchReserve(q.limit))+0.5
 }
 
 // batchReserve is how much of a window's budget batch requests leave to the
@@ -790,7 +800,7 @@ func (q *quota) leave(w *waiter, now time.Time) {
 		return
 	}
 	for n := q.head; n != nil; n = q.head {
-		t, ok, _, _ := q.decide(now, false, false, n.prio)
+		t, ok, _, _ := q.decide(now, false, false, n.want)
 		if !ok {
 			close(n.turn)
 			return
@@ -828,7 +838,7 @@ func (q *quota) queueWait(now time.Time, p priority) time.Duration {
 // enqueue). It requires q.mu held.
 func (q *quota) ahead(p priority) int {
 	n := q.queued
-	for w := q.tail; w != nil && w != q.head && w.prio < p; w = w.prev {
+	for w := q.tail; w != nil && w != q.head && w.want.prio < p; w = w.prev {
 		n--
 	}
 	return n
@@ -887,9 +897,12 @@ func (q *quota) laneFits(now time.Time) bool {
 // allow reports whether the pacer lets a request go at now, drawing from the
 // limiter; when a lane fits and nobody is queued behind the caller, it draws
 // a lane's tokens and opens a lane with the rest. It requires q.mu held.
-func (q *quota) allow(now time.Time) bool {
+func (q *quota) allow(now time.Time, cost int64) bool {
 	if q.rate == rate.Inf {
 		return true // the limiter would say so
+	}
+	if cost > 1 {
+		return q.lim.AllowN(now, int(min(cost, int64(q.burst))))
 	}
 	if q.laneWait == 0 && q.queued <= 1 && q.laneFits(now) {
 		n := laneSize(q.burst)
@@ -940,15 +953,15 @@ func sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool,
 }
 
 // take hands out the next ticket. It requires q.mu held.
-func (q *quota) take(now time.Time) ticket {
+func (q *quota) take(now time.Time, cost int64) ticket {
 	q.lastTake = now
-	return ticket{seq: q.seq.Add(1) - 1, sent: now, conc: int(q.inflight.Add(1))}
+	return ticket{seq: q.seq.Add(uint64(cost)) - 1, sent: now, conc: int(q.inflight.Add(1))}
 }
 
 // takeProbe is take for a request the model sends to learn something, whose
 // answer may be a 429. It requires q.mu held.
-func (q *quota) takeProbe(now time.Time) ticket {
-	t := q.take(now)
+func (q *quota) takeProbe(now time.Time, cost int64) ticket {
+	t := q.take(now, cost)
 	t.foreseen = true
 	return t
 }
@@ -975,8 +988,8 @@ func (q *quota) stale(now time.Time) bool {
 
 // takeRoutine is take for a request the pacer let through, marking the
 // ticket routine when the model is settled. It requires q.mu held.
-func (q *quota) takeRoutine(now time.Time) ticket {
-	t := q.take(now)
+func (q *quota) takeRoutine(now time.Time, cost int64) ticket {
+	t := q.take(now, cost)
 	if q.settled() {
 		q.routine(&t)
 	}

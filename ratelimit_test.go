@@ -939,7 +939,7 @@ func TestShortRetryAfterRevealsRefill(t *testing.T) {
 		q := newQuota("k", &config{maxWait: time.Hour}, nil)
 		send := func(code int, rem int, retryAfter string) ticket {
 			q.mu.Lock()
-			tk := q.take(time.Now())
+			tk := q.take(time.Now(), 1)
 			q.mu.Unlock()
 			h := vendorHeader(10, rem, "minute")
 			if retryAfter != "" {
@@ -960,7 +960,7 @@ func TestShortRetryAfterRevealsRefill(t *testing.T) {
 		send(429, 0, "0.6")
 		time.Sleep(600 * time.Millisecond)
 		q.mu.Lock()
-		tk, ok, _, _ := q.decide(time.Now(), false, true, priorityDefault)
+		tk, ok, _, _ := q.decide(time.Now(), false, true, want{cost: 1})
 		q.mu.Unlock()
 		if !ok {
 			t.Fatalf("no probe once the Retry-After has passed (the window believed spent ends in a minute)")

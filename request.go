@@ -25,6 +25,7 @@ type requestOptions struct {
 	hasRetries bool
 	retries    int
 	priority   priority
+	cost       int64 // 0: one
 	events     func(Event)
 }
 
@@ -77,6 +78,20 @@ func Batch() RequestOption {
 	return requestOptionFunc(func(o *requestOptions) { o.priority = priorityBatch })
 }
 
+// Cost declares how much of its quota a request counts, where the quota
+// counts something other than one per request (a batch endpoint that
+// counts as n requests, say): the Transport takes n from the key's budget
+// and from its pace (at most the pace's burst), and a request costlier than
+// what remains waits for the budget to refill. The default, and n below 1,
+// is one.
+//
+// The cost must be in the unit the server's quota headers count: the
+// Transport paces requests, so a token quota (OpenAI's, Anthropic's) is
+// not paced by a declared token cost (see the README's supported APIs).
+func Cost(n int) RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.cost = int64(max(n, 1)) })
+}
+
 // OnEvent makes f receive the events of a request (see [Event]), after the
 // Transport's own handler ([WithEvents]), if any. A nil f removes a handler
 // set earlier in the context.
@@ -121,9 +136,19 @@ func (c call) retries() int {
 	return c.cfg.retries
 }
 
-func (c call) priority() priority {
-	if c.o != nil {
-		return c.o.priority
-	}
-	return priorityDefault
+// want is what a request asks of its quota: its priority and its cost.
+type want struct {
+	prio priority
+	cost int64
 }
+
+func (c call) want() want {
+	if c.o == nil {
+		return want{cost: 1}
+	}
+	return want{prio: c.o.priority, cost: max(c.o.cost, 1)}
+}
+
+// laneOK reports whether a request of w may take a lane's ticket: one of
+// cost one that no reserve holds back.
+func (w want) laneOK() bool { return w.prio >= 0 && w.cost == 1 }

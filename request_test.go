@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -336,4 +338,48 @@ func TestEventKindString(t *testing.T) {
 	if s := EventKind(99).String(); s != "unknown" {
 		t.Errorf("EventKind(99).String() = %q, want unknown", s)
 	}
+}
+
+// TestCost: a request's declared cost comes out of the budget whole: with 10
+// of 100 left, a request of cost 20 waits for the window (refused here, its
+// wait past the maximum), and one of cost 5 goes. (Without WithBurst(1) the
+// pace, 100 an hour, would space the costly requests too.)
+func TestCost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		left := 100
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			n, _ := strconv.Atoi(r.Header.Get("Cost"))
+			left -= max(n, 1)
+			h := http.Header{"X-Ratelimit": {"100"}, "X-Ratelimit-Used": {strconv.Itoa(left)}, "X-Ratelimit-Window": {"hour"}}
+			return respond(r, 200, h, ""), nil
+		})
+		rt := New(base, WithMaxWait(time.Minute), WithBurst(1)) // the pace does not hold them: the budget does
+		send := func(cost int) error {
+			ctx := WithRequestOptions(context.Background(), Cost(cost))
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/x", nil)
+			req.Header.Set("Cost", strconv.Itoa(cost))
+			resp, err := rt.RoundTrip(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			return err
+		}
+		for range 9 {
+			if err := send(10); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := send(20); !errors.Is(err, ErrRateLimited) {
+			t.Errorf("cost 20 with 10 left: error %v, want ErrRateLimited", err)
+		}
+		if err := send(5); err != nil {
+			t.Errorf("cost 5 with 10 left: error %v, want none", err)
+		}
+		if st, _ := rt.Quota(&http.Request{URL: &url.URL{Scheme: "http", Host: "api.test"}}); st.Remaining != 5 {
+			t.Errorf("remaining = %d, want 5", st.Remaining)
+		}
+	})
 }

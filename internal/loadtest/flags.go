@@ -1,4 +1,4 @@
-package main
+package loadtest
 
 import (
 	"bufio"
@@ -96,9 +96,9 @@ type target struct {
 
 // parseFlags parses args into options. A usage error is returned as one line;
 // -h prints the usage to stderr and returns flag.ErrHelp.
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
+func parseFlags(args []string, stderr io.Writer, name string, more func(*flag.FlagSet)) (*options, error) {
 	o := &options{}
-	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported in one line by the caller
 	fs.Usage = func() {}
 
@@ -128,6 +128,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.server.Window, "server-window", 5*time.Second, "embedded server: window length")
 	fs.DurationVar(&o.server.Latency, "server-latency", 20*time.Millisecond, "embedded server: service time of each request")
 	policy := fs.String("server-policy", "fixed", "embedded server: fixed, sliding, weighted, token (bucket), gcra or leaky (bucket)")
+	if more != nil {
+		more(fs)
+	}
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -687,7 +687,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok 
 		return ticket{}, false, q.emptyUntil(now).Sub(now), nil
 	case slot:
 		return q.take(now, w.cost), true, 0, nil
-	case q.allow(now, w.cost):
+	case q.allow(now, w):
 		return q.takeRoutine(now, w.cost), true, 0, nil
 	case !reserve:
 		return ticket{}, false, 0, nil
@@ -735,7 +735,8 @@ func (q *quota) enqueue(wt want) *waiter {
 		at = at.prev
 	}
 	if at != nil && at == q.head && at.held && at.want.prio < p {
-		at.held = false
+		// It stays held: asleep until the budget may have refilled, it
+		// may become the head again before it wakes, and yield again.
 		at.turn = make(chan struct{}) // it sleeps on the quota, not on turn
 		at = nil
 	}
@@ -894,15 +895,18 @@ func (q *quota) laneFits(now time.Time) bool {
 		!now.Before(q.pauseUntil) && q.budget(now) >= float64(2*n)
 }
 
-// allow reports whether the pacer lets a request go at now, drawing from the
-// limiter; when a lane fits and nobody is queued behind the caller, it draws
-// a lane's tokens and opens a lane with the rest. It requires q.mu held.
-func (q *quota) allow(now time.Time, cost int64) bool {
+// allow reports whether the pacer lets a request of w go at now, drawing
+// from the limiter; when a lane fits, nobody is queued behind the caller and
+// the request is one that lanes serve, it draws a lane's tokens and opens a
+// lane with the rest. It requires q.mu held.
+func (q *quota) allow(now time.Time, w want) bool {
 	if q.rate == rate.Inf {
 		return true // the limiter would say so
 	}
-	if cost > 1 {
-		return q.lim.AllowN(now, int(min(cost, int64(q.burst))))
+	if !w.laneOK() {
+		// No lane for a request that could not take from it: its
+		// tokens would go to waste.
+		return q.lim.AllowN(now, q.tokens(w))
 	}
 	if q.laneWait == 0 && q.queued <= 1 && q.laneFits(now) {
 		n := laneSize(q.burst)

@@ -383,3 +383,43 @@ func TestCost(t *testing.T) {
 		}
 	})
 }
+
+// TestPrioritiesReserveServesSeveral: with a reserve of several requests (a
+// hundredth of 500), interactive requests that come one after another while
+// a batch request waits held by the reserve all go at once: each finds the
+// held batch request at the head and goes before it.
+func TestPrioritiesReserveServesSeveral(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := ratehttptest.NewServer(ratehttptest.Config{Limit: 500, Window: time.Hour, Latency: 10 * time.Millisecond})
+		rt := New(srv, WithRetries(0), WithMaxWait(2*time.Hour), WithBurst(1))
+		batch := WithRequestOptions(context.Background(), Batch())
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for {
+					if code, err := sendNumbered(batch, rt, 0); err != nil || code != 200 {
+						return
+					}
+					if srv.Stats().Accepted >= 600 {
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(time.Minute) // the batch workers spend all but the reserve, then wait
+		if got := srv.Stats().Accepted; got != 495 {
+			t.Errorf("batch requests accepted in the window: %d, want 495 (500 less the reserve of 5)", got)
+		}
+		interactive := WithRequestOptions(context.Background(), Interactive())
+		for i := range 5 {
+			start := time.Now()
+			if code, err := sendNumbered(interactive, rt, i); err != nil || code != 200 {
+				t.Fatalf("interactive request %d: %d, %v", i, code, err)
+			}
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("interactive request %d took %v, want the reserve at once", i, d)
+			}
+		}
+		wg.Wait()
+	})
+}

@@ -968,8 +968,8 @@ func TestShortRetryAfterRevealsRefill(t *testing.T) {
 		q.observe(tk, respond(req, 200, vendorHeader(10, 0, "minute"), ""), time.Now())
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		if !q.refills || !q.slotMode {
-			t.Errorf("refills %v, slotMode %v after a short Retry-After and an accepted probe; want both", q.refills, q.slotMode)
+		if !q.refills || !q.slotMode || q.family() != "bucket" {
+			t.Errorf("refills %v, slotMode %v, family %q after a short Retry-After and an accepted probe; want both, and a bucket", q.refills, q.slotMode, q.family())
 		}
 	})
 }

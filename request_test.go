@@ -302,7 +302,7 @@ func TestQuotaState(t *testing.T) {
 			resp.Body.Close()
 		}
 		st, ok := rt.Quota(req("a"))
-		if !ok || !st.Known || st.Limit != 10 || st.Window != time.Hour || st.Key != "a" || st.Throttled {
+		if !ok || !st.Known || st.Limit != 10 || st.Window != time.Hour || st.Key != "a" || st.Throttled || st.Family != "fixed window" {
 			t.Errorf("Quota(a) = %+v, %v", st, ok)
 		}
 		// The server's counter is shared by both tenants: 7 remain.

@@ -40,6 +40,14 @@ type QuotaState struct {
 	// budget, the requests already waiting and the pace. A service may
 	// use it as the Retry-After of its own 503s.
 	Wait time.Duration
+	// Family is the kind of limiter the Transport believes the server
+	// runs, as far as its answers have shown: "fixed window", "sliding
+	// window" (slots come back one by one), "bucket" (a refill was seen or
+	// the window is only guessed from resets), "no headers" (the server
+	// reports no quota: the safety net alone paces the key) or "unknown"
+	// (no answer yet). It is informational: the belief changes as answers
+	// come, and the names may grow.
+	Family string
 	// Throttled reports that the key drew a 429 it did not foresee and
 	// sends one request at a time until an answer that is not a 429.
 	Throttled bool
@@ -96,6 +104,7 @@ func (q *quota) state(now time.Time) QuotaState {
 		Known:     q.limit > 0,
 		Limit:     q.limit,
 		Window:    q.window,
+		Family:    q.family(),
 		Throttled: q.guard.State() == iquota.Probing,
 		InFlight:  int(q.inflight.Load()),
 		Waiting:   int(q.waiting.Load()),
@@ -126,4 +135,20 @@ func (q *quota) waitFor(now time.Time) time.Duration {
 		}
 	}
 	return max(d, 0)
+}
+
+// family names the kind of limiter q believes the server runs (see
+// QuotaState.Family). It requires q.mu held.
+func (q *quota) family() string {
+	switch {
+	case !q.known:
+		return "unknown"
+	case q.limit <= 0:
+		return "no headers"
+	case q.refills || q.windowGuessed:
+		return "bucket"
+	case q.slotMode:
+		return "sliding window"
+	}
+	return "fixed window"
 }

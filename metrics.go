@@ -48,6 +48,9 @@ const (
 	metricReset     = "ratehttp_quota_reset_seconds"
 	metricAnomalies = "ratehttp_header_anomalies_total"
 	metricAPIErrors = "ratehttp_api_errors_total"
+
+	metricPolicyLimit     = "ratehttp_quota_policy_limit"
+	metricPolicyRemaining = "ratehttp_quota_policy_remaining"
 )
 
 // Label values and limits.
@@ -144,6 +147,14 @@ func (t *Transport) Collect(ch chan<- prometheus.Metric) {
 		if s.window > 0 || s.resetIn > 0 {
 			gauge(ch, m.reset, s.resetIn.Seconds(), h.host)
 		}
+		for _, p := range s.policies {
+			if g, err := prometheus.NewConstMetric(m.policyLimit, prometheus.GaugeValue, float64(p.Limit), h.host, p.Name, p.Unit); err == nil {
+				ch <- g
+			}
+			if g, err := prometheus.NewConstMetric(m.policyRemaining, prometheus.GaugeValue, float64(p.Remaining), h.host, p.Name, p.Unit); err == nil {
+				ch <- g
+			}
+		}
 	}
 }
 
@@ -204,6 +215,11 @@ type metrics struct {
 	// Gauges computed at Collect time; variable label: host.
 	inFlight, pace, limit, remaining, window, reset *prometheus.Desc
 
+	// The other policies of a quota whose server reports several;
+	// variable labels: host, policy, unit. A quota has at most
+	// maxPolicies of them.
+	policyLimit, policyRemaining *prometheus.Desc
+
 	// hosts maps a request's URL.Host to its metrics. It holds only the hosts
 	// that have a label of their own, so it never grows past maxHosts; it is
 	// replaced, never modified, under mu.
@@ -252,7 +268,13 @@ func newMetrics(cfg *config) *metrics {
 		remaining: hostDesc(metricRemaining, "Requests estimated to remain in the current window: the server's last count less the requests sent since."),
 		window:    hostDesc(metricWindow, "Length of the quota window, as the server last reported."),
 		reset:     hostDesc(metricReset, "Estimated time until the quota window resets."),
-		codes:     make(map[string]struct{}),
+		policyLimit: prometheus.NewDesc(metricPolicyLimit,
+			"Quota of each of the server's other policies (when its answers describe several: per second and per hour, requests and tokens), by policy name and unit.",
+			[]string{"host", "policy", "unit"}, client),
+		policyRemaining: prometheus.NewDesc(metricPolicyRemaining,
+			"Estimated quota left in each of the server's other policies: its last count less what was sent since (declared tokens, for a token policy).",
+			[]string{"host", "policy", "unit"}, client),
+		codes: make(map[string]struct{}),
 	}
 	m.hosts.Store(&map[string]*hostMetrics{})
 	return m
@@ -264,7 +286,7 @@ func (m *metrics) collectors() []prometheus.Collector {
 
 // descs returns the descriptors of the metrics Collect builds itself.
 func (m *metrics) descs() []*prometheus.Desc {
-	return []*prometheus.Desc{m.requests, m.attempts, m.duration, m.wait, m.inFlight, m.pace, m.limit, m.remaining, m.window, m.reset}
+	return []*prometheus.Desc{m.requests, m.attempts, m.duration, m.wait, m.inFlight, m.pace, m.limit, m.remaining, m.window, m.reset, m.policyLimit, m.policyRemaining}
 }
 
 // host returns the metrics of requests to host (a URL's Host). It is cheap

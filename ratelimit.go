@@ -230,6 +230,13 @@ type quota struct {
 	// model did not foresee, and a ceiling on the pace (see iquota.Guard).
 	guard iquota.Guard
 
+	// gates are the policies of the newest multi-policy response other
+	// than the binding one (see policies.go); tokenSeq counts the tokens
+	// requests declared (TokenCost), atomic for the lane's tickets.
+	gates    [maxPolicies]gate
+	ngates   int
+	tokenSeq atomic.Int64
+
 	// The newest observation, for reset (jump) detection across windows.
 	lastSeq     uint64
 	lastUsed    int64 // limit - remaining, so that a change of limit is no rise
@@ -282,9 +289,10 @@ const foldEvery = 8
 
 // ticket identifies one request that took a slot.
 type ticket struct {
-	seq  uint64
-	sent time.Time
-	conc int // requests in flight when it was sent, itself included
+	seq    uint64
+	tokens int64 // tokenSeq after this request took its tokens
+	sent   time.Time
+	conc   int // requests in flight when it was sent, itself included
 
 	// probe marks the guard's probe (see iquota.Guard.Admit); foreseen, a
 	// request the model sent knowing its answer may be a 429 (the first
@@ -649,7 +657,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok 
 		return ticket{}, false, -1, nil
 	case !q.known:
 		q.probing = true
-		return q.takeProbe(now, w.cost), true, 0, nil
+		return q.takeProbe(now, w), true, 0, nil
 	case now.Before(q.pauseUntil):
 		return ticket{}, false, q.pauseUntil.Sub(now), nil
 	case q.empty(now) && q.stale(now):
@@ -658,7 +666,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok 
 		// be wrong (a reset we could not read, a bucket that refills).
 		// One request finds out, and the others wait for its answer.
 		q.winProbing = true
-		return q.takeProbe(now, w.cost), true, 0, nil
+		return q.takeProbe(now, w), true, 0, nil
 	case q.empty(now):
 		q.pauseUntil = q.emptyUntil(now)
 		q.renew(q.pace(now))
@@ -668,16 +676,25 @@ func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok 
 	case !ok:
 		return ticket{}, false, wait, nil
 	case probe:
-		t := q.take(now, w.cost)
+		t := q.take(now, w)
 		t.probe = true
 		return t, true, 0, nil
 	case q.limit <= 0 && !q.guard.Calm() && q.inflight.Load() >= iquota.MaxInFlight:
 		return ticket{}, false, -1, nil // until an answer comes
 	}
 	switch {
+	}
+	if d, held := q.gateWait(now, w); held {
+		// Another of the server's policies has no room for it.
+		if slot {
+			q.lim.AllowN(now, -q.tokens(w)) // give back what the slot paid
+		}
+		return ticket{}, false, d, nil
+	}
+	switch {
 	case q.limit > 0 && !q.anchored:
 		q.winProbing = true
-		return q.takeProbe(now, w.cost), true, 0, nil
+		return q.takeProbe(now, w), true, 0, nil
 	case q.reserveHolds(now, w) || w.cost > 1 && q.limit > 0 && q.budget(now) < float64(w.cost)-0.5:
 		// Held back by the batch reserve, or costlier than what
 		// remains: until the budget may have refilled.
@@ -686,9 +703,9 @@ func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok 
 		}
 		return ticket{}, false, q.emptyUntil(now).Sub(now), nil
 	case slot:
-		return q.take(now, w.cost), true, 0, nil
+		return q.take(now, w), true, 0, nil
 	case q.allow(now, w):
-		return q.takeRoutine(now, w.cost), true, 0, nil
+		return q.takeRoutine(now, w), true, 0, nil
 	case !reserve:
 		return ticket{}, false, 0, nil
 	}
@@ -698,7 +715,7 @@ func (q *quota) decide(now time.Time, slot, reserve bool, w want) (t ticket, ok 
 		d = q.opts.maxWait + 1 // cannot happen with burst >= 1; never spin on it
 	}
 	if d == 0 {
-		return q.takeRoutine(now, w.cost), true, 0, nil
+		return q.takeRoutine(now, w), true, 0, nil
 	}
 	return ticket{}, false, d, res
 }
@@ -875,7 +892,7 @@ func (q *quota) fromLane(now time.Time) (ticket, bool) {
 		return ticket{}, false
 	}
 	t := l.tmpl
-	t.seq, t.sent, t.conc = q.seq.Add(1)-1, now, int(q.inflight.Add(1))
+	t.seq, t.tokens, t.sent, t.conc = q.seq.Add(1)-1, q.tokenSeq.Load(), now, int(q.inflight.Add(1))
 	return t, true
 }
 
@@ -957,15 +974,21 @@ func sleep(ctx context.Context, d time.Duration, changed <-chan struct{}) (bool,
 }
 
 // take hands out the next ticket. It requires q.mu held.
-func (q *quota) take(now time.Time, cost int64) ticket {
+func (q *quota) take(now time.Time, w want) ticket {
 	q.lastTake = now
-	return ticket{seq: q.seq.Add(uint64(cost)) - 1, sent: now, conc: int(q.inflight.Add(1))}
+	t := ticket{seq: q.seq.Add(uint64(w.cost)) - 1, sent: now, conc: int(q.inflight.Add(1))}
+	if w.tokens != 0 {
+		t.tokens = q.tokenSeq.Add(w.tokens)
+	} else {
+		t.tokens = q.tokenSeq.Load()
+	}
+	return t
 }
 
 // takeProbe is take for a request the model sends to learn something, whose
 // answer may be a 429. It requires q.mu held.
-func (q *quota) takeProbe(now time.Time, cost int64) ticket {
-	t := q.take(now, cost)
+func (q *quota) takeProbe(now time.Time, w want) ticket {
+	t := q.take(now, w)
 	t.foreseen = true
 	return t
 }
@@ -992,8 +1015,8 @@ func (q *quota) stale(now time.Time) bool {
 
 // takeRoutine is take for a request the pacer let through, marking the
 // ticket routine when the model is settled. It requires q.mu held.
-func (q *quota) takeRoutine(now time.Time, cost int64) ticket {
-	t := q.take(now, cost)
+func (q *quota) takeRoutine(now time.Time, w want) ticket {
+	t := q.take(now, w)
 	if q.settled() {
 		q.routine(&t)
 	}
@@ -1135,6 +1158,11 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 		return 0
 	}
 	sig := parseSignal(resp.Header, resp.StatusCode, now)
+	var det *detail
+	if multiPolicy(sig.dialect) {
+		det = new(detail)
+		sig = parseSignalDetail(resp.Header, resp.StatusCode, now, det)
+	}
 	throttled := resp.StatusCode == http.StatusTooManyRequests
 	confirms := t.confirms(resp.StatusCode, sig, now)
 	q.mu.Lock()
@@ -1149,6 +1177,10 @@ func (q *quota) observe(t ticket, resp *http.Response, now time.Time) anomaly {
 
 	if newest := !q.haveNews || t.seq >= q.newsSeq; newest && (sig.limit > 0 || sig.window > 0) {
 		q.newsSeq, q.haveNews = t.seq, true
+		q.ngates = 0
+		if det != nil {
+			q.setGates(t, det)
+		}
 		if sig.limit > 0 {
 			q.limit = sig.limit
 			q.dialect = sig.dialect
@@ -1421,6 +1453,7 @@ type quotaSnapshot struct {
 	window    time.Duration // 0 when unknown
 	resetIn   time.Duration // estimated time to the window's reset, 0 when unknown
 	rate      float64       // paced requests per second; 0 when not paced
+	policies  []PolicyState // the server's other policies, if any
 }
 
 // snapshot reads the quota's state at now without changing it.
@@ -1438,5 +1471,6 @@ func (q *quota) snapshot(now time.Time) quotaSnapshot {
 	if q.rate != rate.Inf {
 		s.rate = float64(q.rate)
 	}
+	s.policies = q.policies(now)
 	return s
 }

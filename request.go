@@ -26,6 +26,7 @@ type requestOptions struct {
 	retries    int
 	priority   priority
 	cost       int64 // 0: one
+	tokens     int64
 	events     func(Event)
 }
 
@@ -92,6 +93,19 @@ func Cost(n int) RequestOption {
 	return requestOptionFunc(func(o *requestOptions) { o.cost = int64(max(n, 1)) })
 }
 
+// TokenCost declares the tokens a request is expected to use, for servers
+// that also limit tokens (OpenAI's and Anthropic's token quotas): the
+// request waits while a token quota the server reported has fewer left, by
+// the Transport's estimate (what the newest answer said, less the tokens
+// declared since), until that quota's reset. A request that declares no
+// tokens is never held by a token quota. The estimate is only as good as
+// the declarations: tokens a request uses beyond its declaration show in the
+// next answer's headers, and a 429 they cause is handled like any other.
+// Zero or negative declares none.
+func TokenCost(n int) RequestOption {
+	return requestOptionFunc(func(o *requestOptions) { o.tokens = int64(max(n, 0)) })
+}
+
 // OnEvent makes f receive the events of a request (see [Event]), after the
 // Transport's own handler ([WithEvents]), if any. A nil f removes a handler
 // set earlier in the context.
@@ -136,19 +150,21 @@ func (c call) retries() int {
 	return c.cfg.retries
 }
 
-// want is what a request asks of its quota: its priority and its cost.
+// want is what a request asks of its quota: its priority, its cost in
+// requests, and the tokens it declares.
 type want struct {
-	prio priority
-	cost int64
+	prio   priority
+	cost   int64
+	tokens int64
 }
 
 func (c call) want() want {
 	if c.o == nil {
 		return want{cost: 1}
 	}
-	return want{prio: c.o.priority, cost: max(c.o.cost, 1)}
+	return want{prio: c.o.priority, cost: max(c.o.cost, 1), tokens: c.o.tokens}
 }
 
 // laneOK reports whether a request of w may take a lane's ticket: one of
-// cost one that no reserve holds back.
-func (w want) laneOK() bool { return w.prio >= 0 && w.cost == 1 }
+// cost one, declaring no tokens, that no reserve holds back.
+func (w want) laneOK() bool { return w.prio >= 0 && w.cost == 1 && w.tokens == 0 }

@@ -51,6 +51,9 @@ type QuotaState struct {
 	// Throttled reports that the key drew a 429 it did not foresee and
 	// sends one request at a time until an answer that is not a 429.
 	Throttled bool
+	// Policies are the server's other limits on the quota, when its
+	// answers describe several (see [PolicyState]); nil otherwise.
+	Policies []PolicyState
 	// InFlight and Waiting count the requests sent and not answered yet,
 	// and those waiting for the quota.
 	InFlight, Waiting int
@@ -119,6 +122,7 @@ func (q *quota) state(now time.Time) QuotaState {
 		s.Pace = float64(q.rate)
 	}
 	s.Wait = q.waitFor(now)
+	s.Policies = q.policies(now)
 	return s
 }
 

@@ -939,7 +939,7 @@ func TestShortRetryAfterRevealsRefill(t *testing.T) {
 		q := newQuota("k", &config{maxWait: time.Hour}, nil)
 		send := func(code int, rem int, retryAfter string) ticket {
 			q.mu.Lock()
-			tk := q.take(time.Now(), 1)
+			tk := q.take(time.Now(), want{cost: 1})
 			q.mu.Unlock()
 			h := vendorHeader(10, rem, "minute")
 			if retryAfter != "" {

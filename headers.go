@@ -208,28 +208,20 @@ const (
 // [parseSignalDetail] also returns every policy. Guaranteed: a token, byte or
 // concurrency quota never becomes the limit, so it never slows nor stalls
 // requests through pacing (a 429 it causes is handled as any 429, with its
-// Retry-After); the choice is a pure function of the response. Not
-// guaranteed: that the other request policies are respected between two
-// responses (the model holds one limit per key), nor that the binding policy
-// stays the same from one response to the next.
+// Retry-After); the choice is a pure function of the response. The quota
+// model paces by the binding policy and keeps the others as gates (see
+// policies.go); the binding policy may change from one response to the next.
 func parseSignal(h http.Header, code int, now time.Time) signal {
-	s := signal{count: -1}
-	s.detect(h, now, nil)
-	if s.limit > 0 && s.count > s.limit {
-		s.count = -1
-		s.anomalies |= anomalyCountOverLimit
-	}
-	if code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable || code >= 300 && code < 400 {
-		s.readRetryAfter(h, now)
-	}
-	return s
+	return parseSignalDetail(h, code, now, nil)
 }
 
-// parseSignalDetail is [parseSignal], and also fills d with what the response
-// says beyond the one limit of the signal (see [detail]).
+// parseSignalDetail is [parseSignal], and also fills d, when not nil, with
+// what the response says beyond the one limit of the signal (see [detail]).
 func parseSignalDetail(h http.Header, code int, now time.Time, d *detail) signal {
 	s := signal{count: -1}
-	*d = detail{binding: -1}
+	if d != nil {
+		*d = detail{binding: -1}
+	}
 	s.detect(h, now, d)
 	if s.limit > 0 && s.count > s.limit {
 		s.count = -1

@@ -392,8 +392,8 @@ func (q *quota) slotRate() float64 {
 // Refill learning: a sample spans at least refillSpan and refillCount
 // requests; a sample that starts and ends with the server's bucket full (what
 // remains is the limit, less our requests in flight) only shows that slots
-// come back at least as fast as we sent, and the estimate grows by
-// refillGrowth.
+// come back at least as fast as we sent, and the estimate becomes
+// refillGrowth times that rate, if higher.
 const (
 	refillSpan   = 200 * time.Millisecond
 	refillCount  = 3
@@ -422,7 +422,11 @@ func (q *quota) learnRefill(t ticket, rem, overlap int64) {
 	// Full at both ends: the server refilled all we sent in between.
 	switch full := rem >= q.limit-1-overlap && q.fillRem >= q.limit-1-overlap; {
 	case full:
-		q.refill = max(q.refill, base, obs) * refillGrowth
+		// Grow from what we sent, not from the estimate: under light
+		// demand a full bucket says nothing past our own rate, and an
+		// estimate grown sample after sample would let a later burst of
+		// demand go at any speed.
+		q.refill = max(q.refill, max(base, obs)*refillGrowth)
 	case obs > 0:
 		q.refill = max((q.refill+obs)/2, base)
 	}

@@ -909,7 +909,7 @@ func TestLearnRefill(t *testing.T) {
 		want       float64
 	}{
 		{"full at both ends: grows", 9, 9, 10, time.Second, 0, 10 * refillGrowth},     // sent 10/s, all refilled
-		{"full from a higher estimate", 9, 9, 10, time.Second, 16, 16 * refillGrowth}, // never shrinks on a full sample
+		{"full below the estimate: kept", 9, 9, 10, time.Second, 16, 16}, // never shrinks on a full sample, nor grows past what was sent
 		{"draining: measured", 9, 3, 20, time.Second, 20, 17},                         // freed 14 in 1 s; (20+14)/2
 		{"nothing freed: no estimate", 9, 0, 9, time.Second, 0, 0},
 		{"too short: ignored", 9, 9, 2, time.Second, 0, 0},
@@ -972,4 +972,20 @@ func TestShortRetryAfterRevealsRefill(t *testing.T) {
 			t.Errorf("refills %v, slotMode %v, family %q after a short Retry-After and an accepted probe; want both, and a bucket", q.refills, q.slotMode, q.family())
 		}
 	})
+}
+
+// TestLearnRefillNoRunaway: light demand on a bucket that stays full keeps
+// the estimate at refillGrowth times the rate sent, sample after sample
+// (it once grew by half at every sample, so that a later burst of demand
+// went at any speed).
+func TestLearnRefillNoRunaway(t *testing.T) {
+	t0 := time.Unix(1e9, 0)
+	q := newQuota("k", &config{}, nil)
+	q.limit, q.window, q.windowGuessed = 10, time.Second, true
+	for i := range 50 { // 5 requests a second, the bucket full at every answer
+		q.learnRefill(ticket{seq: uint64(5 * i), sent: t0.Add(time.Duration(i) * time.Second)}, 9, 0)
+	}
+	if want := 10 * refillGrowth; q.refill > want {
+		t.Errorf("refill after 50 full samples at 5/s = %v, want at most %v", q.refill, want)
+	}
 }

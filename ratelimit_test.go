@@ -908,9 +908,9 @@ func TestLearnRefill(t *testing.T) {
 		prevRefill float64
 		want       float64
 	}{
-		{"full at both ends: grows", 9, 9, 10, time.Second, 0, 10 * refillGrowth},     // sent 10/s, all refilled
-		{"full below the estimate: kept", 9, 9, 10, time.Second, 16, 16}, // never shrinks on a full sample, nor grows past what was sent
-		{"draining: measured", 9, 3, 20, time.Second, 20, 17},                         // freed 14 in 1 s; (20+14)/2
+		{"full at both ends: grows", 9, 9, 10, time.Second, 0, 10 * refillGrowth}, // sent 10/s, all refilled
+		{"full below the estimate: kept", 9, 9, 10, time.Second, 16, 16},          // never shrinks on a full sample, nor grows past what was sent
+		{"draining: measured", 9, 3, 20, time.Second, 20, 17},                     // freed 14 in 1 s; (20+14)/2
 		{"nothing freed: no estimate", 9, 0, 9, time.Second, 0, 0},
 		{"too short: ignored", 9, 9, 2, time.Second, 0, 0},
 		{"too brief: ignored", 9, 9, 10, 100 * time.Millisecond, 0, 0},

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 // This file holds the parts of header parsing that describe several limits
@@ -23,14 +25,14 @@ const (
 )
 
 // quotaUnit is what a policy counts.
-type quotaUnit uint8
+type quotaUnit = iquota.Unit
 
 const (
-	unitRequests     quotaUnit = iota // requests: the only unit that paces
-	unitTokens                        // tokens, input and output together (OpenAI, Anthropic)
-	unitInputTokens                   // input tokens (Anthropic)
-	unitOutputTokens                  // output tokens (Anthropic)
-	unitOther                         // content bytes, concurrent requests or an unknown IETF unit
+	unitRequests     = iquota.UnitRequests     // requests: the only unit that paces
+	unitTokens       = iquota.UnitTokens       // tokens, input and output together (OpenAI, Anthropic)
+	unitInputTokens  = iquota.UnitInputTokens  // input tokens (Anthropic)
+	unitOutputTokens = iquota.UnitOutputTokens // output tokens (Anthropic)
+	unitOther        = iquota.UnitOther        // content bytes, concurrent requests or an unknown IETF unit
 )
 
 // policy is one of several limits a response described. Its fields mean what
@@ -51,7 +53,7 @@ type policy struct {
 
 // maxPolicies is the most policies a detail holds; a response's further
 // policies are ignored. Four holds APIG's and Anthropic's.
-const maxPolicies = 4
+const maxPolicies = iquota.MaxPolicies
 
 // detail is what a response says beyond the one limit a signal holds, for a
 // later model of several limits per key: every policy of a response that

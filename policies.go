@@ -2,31 +2,17 @@ package ratehttp
 
 import (
 	"time"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 // Several limits per key (issue 19). A response may describe several
 // policies: per second and per hour, APIG's API, user, app and IP limits,
 // OpenAI's and Anthropic's requests and tokens. The quota's model paces by
-// the policy that binds (see parseSignal's choice); the others are gates: a
-// budget each, anchored on the newest response read that described it, less
-// what was sent since, which a request must find room in before it goes.
-//
-// A request gate counts requests (their declared Cost); a token gate counts
-// the tokens that requests declare with TokenCost, and only those: a request
-// that declares none never waits for a token quota, and the Transport cannot
-// know what the others spend (the server's remaining, read again at each
-// answer, catches up with it).
-
-// gate is one policy of a key other than the binding one.
-type gate struct {
-	name   string
-	unit   quotaUnit
-	limit  int64
-	rem    int64     // remaining when the anchor's response was counted
-	seq    uint64    // the anchor request's seq: requests after it are not counted in rem
-	tokens int64     // q.tokenSeq after the anchor request
-	reset  time.Time // when rem is back to limit; zero when unknown
-}
+// the policy that binds (see parseSignal's choice); the others are the
+// engine's gates (internal/quota's gates.go, whose notes say what a token
+// quota does and does not guarantee). This file holds what the root package
+// adds: which dialects describe several policies, and their public state.
 
 // multiPolicy reports whether responses of dialect d may describe several
 // policies, so that their detail is worth parsing.
@@ -36,52 +22,6 @@ func multiPolicy(d dialect) bool {
 		return true
 	}
 	return false
-}
-
-// setGates replaces q's gates by the policies of d that do not bind, as
-// counted for the request behind t. It requires q.mu held.
-func (q *quota) setGates(t ticket, d *detail) {
-	q.ngates = 0
-	for i := range int(d.npolicies) {
-		p := d.policies[i]
-		if i == int(d.binding) || p.limit <= 0 || p.count < 0 || p.unit == unitOther {
-			continue
-		}
-		q.gates[q.ngates] = gate{name: p.name, unit: p.unit, limit: p.limit, rem: p.count, seq: t.seq, tokens: t.tokens, reset: p.reset}
-		q.ngates++
-	}
-}
-
-// gateWait reports whether a gate holds back a request of w at now, and
-// until when: a request gate whose budget, less the requests sent since its
-// anchor, has no room for w's cost, or a token gate without room for the
-// tokens w declares, until the gate's reset. A gate whose reset has passed is
-// full again, and holds nothing. It requires q.mu held.
-func (q *quota) gateWait(now time.Time, w want) (time.Duration, bool) {
-	var until time.Time
-	for i := range int(q.ngates) {
-		g := &q.gates[i]
-		if g.reset.IsZero() || !now.Before(g.reset) {
-			continue
-		}
-		var left, need int64
-		switch g.unit {
-		case unitRequests:
-			left, need = g.rem-int64(q.seq.Load()-g.seq-1), w.cost
-		default:
-			if w.tokens <= 0 {
-				continue // declares no tokens: never held by a token quota
-			}
-			left, need = g.rem-(q.tokenSeq.Load()-g.tokens), w.tokens
-		}
-		if left < need && g.reset.After(until) {
-			until = g.reset
-		}
-	}
-	if until.IsZero() {
-		return 0, false
-	}
-	return until.Sub(now), true
 }
 
 // PolicyState is one of several limits a server reports for a quota, beside
@@ -94,31 +34,31 @@ type PolicyState struct {
 	// "input-tokens" and "output-tokens" too).
 	Unit string
 	// Limit is its quota; Remaining the Transport's estimate of what is
-	// left, less what was sent since the server counted (for a token
-	// policy, the tokens requests declared with TokenCost).
+	// left: the server's newest count less what was sent since. For a token
+	// policy, the count rises continuously towards Limit as the server's
+	// bucket refills (full at Reset), and what was sent since is the tokens
+	// requests declared with [TokenCost].
 	Limit, Remaining int64
-	// Reset is when it is full again; zero when unknown.
+	// Reset is when it is full again; zero when unknown or passed.
 	Reset time.Time
+	// TokensPerRequest is, for a token policy, the tokens an average
+	// request took from it, as the Transport learned from the server's
+	// counts between the answers it read (the fall of remaining plus the
+	// refill, over the requests sent in between; a moving average). It
+	// counts every request the server counted, declared or not, and those
+	// of other clients of the same quota: a starting point for [TokenCost].
+	// It is 0 for a request policy and until learned.
+	TokensPerRequest float64
 }
 
-// policies reports q's gates at now. It requires q.mu held.
-func (q *quota) policies(now time.Time) []PolicyState {
-	if q.ngates == 0 {
+// policyStates converts the engine's view of a key's other policies.
+func policyStates(vs []iquota.PolicyView) []PolicyState {
+	if len(vs) == 0 {
 		return nil
 	}
-	out := make([]PolicyState, 0, q.ngates)
-	for i := range int(q.ngates) {
-		g := q.gates[i]
-		p := PolicyState{Name: clean(g.name, 64), Unit: unitName(g.unit), Limit: g.limit, Reset: g.reset}
-		switch {
-		case !g.reset.IsZero() && !now.Before(g.reset):
-			p.Remaining, p.Reset = g.limit, time.Time{}
-		case g.unit == unitRequests:
-			p.Remaining = max(g.rem-int64(q.seq.Load()-g.seq-1), 0)
-		default:
-			p.Remaining = max(g.rem-(q.tokenSeq.Load()-g.tokens), 0)
-		}
-		out = append(out, p)
+	out := make([]PolicyState, len(vs))
+	for i, v := range vs {
+		out[i] = PolicyState{Name: clean(v.Name, 64), Unit: unitName(v.Unit), Limit: v.Limit, Remaining: v.Remaining, Reset: v.Reset, TokensPerRequest: v.TokensPerRequest}
 	}
 	return out
 }

@@ -16,45 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// TestGateWait: a gate holds a request only while it has no room for it:
-// requests for a request gate, declared tokens for a token gate (never a
-// request that declares none), and never once its reset has passed.
-func TestGateWait(t *testing.T) {
-	t0 := time.Unix(1e9, 0)
-	reset := t0.Add(time.Minute)
-	tests := []struct {
-		name     string
-		give     gate
-		sent     uint64 // requests taken after the anchor's
-		tokens   int64  // tokens declared after the anchor's
-		w        want
-		wantHeld bool
-	}{
-		{"requests: room", gate{unit: unitRequests, rem: 2, reset: reset}, 1, 0, want{cost: 1}, false},
-		{"requests: spent", gate{unit: unitRequests, rem: 2, reset: reset}, 2, 0, want{cost: 1}, true},
-		{"requests: cost over what is left", gate{unit: unitRequests, rem: 5, reset: reset}, 1, 0, want{cost: 5}, true},
-		{"requests: reset passed", gate{unit: unitRequests, rem: 0, reset: t0.Add(-time.Second)}, 9, 0, want{cost: 1}, false},
-		{"tokens: none declared", gate{unit: unitTokens, rem: 0, reset: reset}, 0, 0, want{cost: 1}, false},
-		{"tokens: room", gate{unit: unitTokens, rem: 1000, reset: reset}, 0, 500, want{cost: 1, tokens: 500}, false},
-		{"tokens: short", gate{unit: unitTokens, rem: 1000, reset: reset}, 0, 600, want{cost: 1, tokens: 500}, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			q := newQuota("k", &config{}, nil)
-			q.seq.Store(10)
-			g := tt.give
-			g.seq = 9 // the anchor took seq 9
-			q.gates[0], q.ngates = g, 1
-			q.seq.Add(tt.sent)
-			q.tokenSeq.Add(tt.tokens)
-			d, held := q.gateWait(t0, tt.w)
-			if held != tt.wantHeld || held && d != time.Minute {
-				t.Errorf("gateWait = %v, %v; want held %v (until the reset)", d, held, tt.wantHeld)
-			}
-		})
-	}
-}
-
 // TestTokenQuota: against OpenAI's headers, requests that declare their
 // tokens wait for the token quota's reset once it has no room for them
 // (refused here, the wait past the maximum), a request that declares none
@@ -116,6 +77,70 @@ ratehttp_quota_policy_remaining{client="default",host="api.test",policy="tokens"
 `
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "ratehttp_quota_policy_remaining"); err != nil {
 			t.Error(err)
+		}
+	})
+}
+
+// TestTokenQuotaRefill: against a token bucket that refills continuously
+// (OpenAI's headers), a request that declares more tokens than are left waits
+// until enough have refilled, seconds, not until the bucket is full again (57
+// s, past the maximum wait: it would be refused), and the quota's state shows
+// what an average request took.
+func TestTokenQuotaRefill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit, perSec = 10000, 10000.0 / 60
+		var mu sync.Mutex
+		level, last := float64(limit), time.Now()
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			now := time.Now()
+			level = min(level+perSec*now.Sub(last).Seconds(), limit)
+			last = now
+			n, _ := strconv.Atoi(r.Header.Get("Tokens"))
+			code := 200
+			if float64(n) > level {
+				code = http.StatusTooManyRequests
+			} else {
+				level -= float64(n)
+			}
+			h := http.Header{}
+			h.Set("X-Ratelimit-Limit-Requests", "1000")
+			h.Set("X-Ratelimit-Remaining-Requests", "999")
+			h.Set("X-Ratelimit-Reset-Requests", "60ms")
+			h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(limit))
+			h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(int(level)))
+			full := time.Duration((limit - level) / perSec * float64(time.Second)).Round(time.Millisecond)
+			h.Set("X-Ratelimit-Reset-Tokens", full.String())
+			return respond(r, code, h, ""), nil
+		})
+		rt := New(base, WithMaxWait(10*time.Second))
+		send := func(n int) (int, error) {
+			ctx := WithRequestOptions(context.Background(), TokenCost(n))
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/v1/chat", nil)
+			req.Header.Set("Tokens", strconv.Itoa(n))
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				return 0, err
+			}
+			resp.Body.Close()
+			return resp.StatusCode, nil
+		}
+		if code, err := send(9500); err != nil || code != 200 {
+			t.Fatalf("RoundTrip(9500 tokens) = %d, %v; want 200", code, err)
+		}
+		start := time.Now()
+		code, err := send(1000)
+		if err != nil || code != 200 {
+			t.Fatalf("RoundTrip(1000 tokens with 500 left) = %d, %v; want 200 once refilled", code, err)
+		}
+		// 500 more at 9,500 in 57 s: 3 s.
+		if waited := time.Since(start); waited < 2900*time.Millisecond || waited > 3100*time.Millisecond {
+			t.Errorf("RoundTrip(1000 tokens with 500 left) waited %v, want 3s", waited)
+		}
+		st, _ := rt.Quota(&http.Request{URL: &url.URL{Scheme: "http", Host: "api.test"}})
+		if len(st.Policies) != 1 || st.Policies[0].TokensPerRequest < 999 || st.Policies[0].TokensPerRequest > 1001 {
+			t.Errorf("Policies = %+v, want 1000 tokens per request", st.Policies)
 		}
 	})
 }

@@ -3,6 +3,8 @@ package ratehttp
 import (
 	"context"
 	"time"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 // A RequestOption changes how the [Transport] treats the requests made with
@@ -96,8 +98,10 @@ func Cost(n int) RequestOption {
 // TokenCost declares the tokens a request is expected to use, for servers
 // that also limit tokens (OpenAI's and Anthropic's token quotas): the
 // request waits while a token quota the server reported has fewer left, by
-// the Transport's estimate (what the newest answer said, less the tokens
-// declared since), until that quota's reset. A request that declares no
+// the Transport's estimate (what the newest answer said, risen by the refill
+// its reset implies, less the tokens declared since), until enough has
+// refilled, at most until that quota's reset; [PolicyState.TokensPerRequest]
+// suggests a value. A request that declares no
 // tokens is never held by a token quota. The estimate is only as good as
 // the declarations: tokens a request uses beyond its declaration show in the
 // next answer's headers, and a 429 they cause is handled like any other.
@@ -152,19 +156,9 @@ func (c call) retries() int {
 
 // want is what a request asks of its quota: its priority, its cost in
 // requests, and the tokens it declares.
-type want struct {
-	prio   priority
-	cost   int64
-	tokens int64
-}
-
-func (c call) want() want {
+func (c call) want() iquota.Want {
 	if c.o == nil {
-		return want{cost: 1}
+		return iquota.Want{Cost: 1}
 	}
-	return want{prio: c.o.priority, cost: max(c.o.cost, 1), tokens: c.o.tokens}
+	return iquota.Want{Prio: int8(c.o.priority), Cost: max(c.o.cost, 1), Tokens: c.o.tokens}
 }
-
-// laneOK reports whether a request of w may take a lane's ticket: one of
-// cost one, declaring no tokens, that no reserve holds back.
-func (w want) laneOK() bool { return w.prio >= 0 && w.cost == 1 && w.tokens == 0 }

@@ -268,15 +268,6 @@ func TestBurstOption(t *testing.T) {
 			})
 		})
 	}
-	for _, tt := range []struct {
-		limit int64
-		share float64
-		want  int
-	}{{100, 1, 100}, {100, 0.5, 50}, {100, 0, 1}, {100, 2, 100}, {3, 0.01, 1}, {1e12, 1, 1<<31 - 1}} {
-		if got := burstShare(tt.limit, tt.share); got != tt.want {
-			t.Errorf("burstShare(%d, %v) = %d, want %d", tt.limit, tt.share, got, tt.want)
-		}
-	}
 }
 
 // TestQuotaState: the state of each key, as the server reported it and as

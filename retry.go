@@ -249,13 +249,13 @@ func (t *Transport) retryWait(n int, resp *http.Response, q *quota, maxWait time
 	now := time.Now()
 	if resp != nil {
 		if v := resp.Header["Retry-After"]; len(v) > 0 {
-			if d, must = parseRetryAfter(v[0], now); must && !q.sensibleRetryAfter(d) {
+			if d, must = parseRetryAfter(v[0], now); must && !q.SensibleRetryAfter(d) {
 				d, must = 0, false
 			}
 		}
 		if resp.StatusCode == http.StatusTooManyRequests {
 			// Wait for the quota's reset, not for a blind backoff.
-			if p := q.pausedFor(now); p > 0 && p >= d {
+			if p := q.PausedFor(now); p > 0 && p >= d {
 				d, must = p, true
 			}
 		}

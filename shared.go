@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 // A SharedBudget is a quota budget shared by several Transports, in one
@@ -51,13 +53,6 @@ func WithSharedBudget(b SharedBudget) Option {
 	return optionFunc(func(c *config) { c.shared = b })
 }
 
-// sharedQuota is what q knows of its quota, for a SharedBudget.
-func (q *quota) sharedQuota() SharedQuota {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return SharedQuota{Limit: q.limit, Window: q.window}
-}
-
 // takeShared draws req's attempt from the shared budget b, waiting as long
 // as b asks within c's maximum wait and ctx's deadline. It returns how long
 // it waited, and a *RateLimitError (or ctx's error) when the request must
@@ -85,7 +80,7 @@ func (t *Transport) takeShared(ctx context.Context, b SharedBudget, req *http.Re
 			return waited, &RateLimitError{Key: q.key, Wait: waited + d}
 		}
 		start := time.Now()
-		_, err = sleep(ctx, d, nil)
+		_, err = iquota.Sleep(ctx, d, nil)
 		waited += time.Since(start)
 		if err != nil {
 			return waited, err

@@ -5,10 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"time"
-
-	"golang.org/x/time/rate"
-
-	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 // QuotaState is one quota as a [Transport] sees it at one instant: what the
@@ -99,60 +95,20 @@ func (t *Transport) Quotas() []QuotaState {
 
 // state reads q's state at now.
 func (q *quota) state(now time.Time) QuotaState {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.roll(now)
-	s := QuotaState{
+	v := q.View(now)
+	return QuotaState{
 		Key:       q.key,
-		Known:     q.limit > 0,
-		Limit:     q.limit,
-		Window:    q.window,
-		Family:    q.family(),
-		Throttled: q.guard.State() == iquota.Probing,
-		InFlight:  int(q.inflight.Load()),
-		Waiting:   int(q.waiting.Load()),
+		Known:     v.Known,
+		Limit:     v.Limit,
+		Remaining: v.Remaining,
+		Window:    v.Window,
+		Reset:     v.Reset,
+		Pace:      v.Pace,
+		Wait:      v.Wait,
+		Family:    v.Family.String(),
+		Throttled: v.Throttled,
+		Policies:  policyStates(v.Policies),
+		InFlight:  v.InFlight,
+		Waiting:   v.Waiting,
 	}
-	if s.Known {
-		s.Remaining = max(int64(q.budget(now)), 0)
-		if q.resetAt.After(now) {
-			s.Reset = q.resetAt
-		}
-	}
-	if q.rate != rate.Inf {
-		s.Pace = float64(q.rate)
-	}
-	s.Wait = q.waitFor(now)
-	s.Policies = q.policies(now)
-	return s
-}
-
-// waitFor is how long a request made at now would wait, as far as it can be
-// foreseen (see QuotaState.Wait). It requires q.mu held.
-func (q *quota) waitFor(now time.Time) time.Duration {
-	d := q.queueWait(now, priorityDefault)
-	if g := q.guard.Until(now, q.bounds(now)); g.Sub(now) > d {
-		d = g.Sub(now)
-	}
-	if q.head == nil && q.rate != rate.Inf && q.rate > 0 {
-		if tok := q.lim.TokensAt(now); tok < 1 {
-			d = max(d, time.Duration((1-tok)/float64(q.rate)*float64(time.Second)))
-		}
-	}
-	return max(d, 0)
-}
-
-// family names the kind of limiter q believes the server runs (see
-// QuotaState.Family). It requires q.mu held.
-func (q *quota) family() string {
-	switch {
-	case !q.known:
-		return "unknown"
-	case q.limit <= 0:
-		return "no headers"
-	case q.refills || q.windowGuessed:
-		return "bucket"
-	case q.slotMode:
-		return "sliding window"
-	}
-	return "fixed window"
 }

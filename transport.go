@@ -106,6 +106,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 )
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -158,6 +160,10 @@ type config struct {
 	burst       float64 // WithBurst's share of the window; negative: burstFor
 	events      func(Event)
 	shared      SharedBudget
+	// engine is what the quota engine needs of the above (see
+	// engineConfig).
+	engine    iquota.Config
+	engineSet bool
 }
 
 // Defaults of the options.
@@ -331,6 +337,7 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 		t.cfg.backoffCap = t.cfg.backoffBase
 	}
 	t.metrics = newMetrics(&t.cfg)
+	t.cfg.engineConfig()
 	return t
 }
 
@@ -397,7 +404,7 @@ const minSweep = 1024
 func (t *Transport) sweep(now time.Time) {
 	busy := 0
 	for k, e := range t.quotas {
-		switch idle, seen := e.q.idle(now); {
+		switch idle, seen := e.q.Idle(now); {
 		case idle:
 			delete(t.quotas, k)
 			t.last.CompareAndSwap(e, nil)
@@ -454,7 +461,11 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		waited time.Duration
 	)
 	if t.cfg.shared == nil {
-		tk, waited, err = q.acquire(req.Context(), now, c)
+		// q.Acquire, not q.acquire: one copy of the ticket less on
+		// every request's path.
+		if tk, waited, err = q.Acquire(req.Context(), now, c.want(), c.maxWait()); err != nil {
+			err = q.refusal(err)
+		}
 	} else {
 		tk, waited, err = t.admitShared(req, q, now, c)
 	}
@@ -488,7 +499,7 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	panicked := true
 	defer func() {
 		if panicked {
-			q.observe(tk, nil, time.Now())
+			q.observe(&tk, nil, time.Now())
 		}
 	}()
 	resp, err = t.base.RoundTrip(req)
@@ -504,11 +515,11 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		err = errNilResponse
 	}
 	end = now.Add(time.Since(now)) // the monotonic clock alone: cheaper
-	if a := q.observe(tk, resp, end); a != 0 {
+	if a := q.observe(&tk, resp, end); a != 0 {
 		hm.anomalies(a)
 	}
 	if emitting {
-		t.emitResponse(c, req, n, resp, err, end.Sub(tk.sent))
+		t.emitResponse(c, req, n, resp, err, end.Sub(tk.Sent()))
 	}
 	return resp, end, true, err
 }

@@ -1,11 +1,3 @@
-// Package quota holds the parts of ratehttp's quota engine that can be
-// reasoned about on their own, as deterministic functions of what a key
-// observed and the instant now. Nothing here reads a clock, takes a lock or
-// does I/O: the caller (ratehttp's per-key quota) holds its lock and passes
-// now.
-//
-// The first of these parts is the [Guard], the safety net that no error of
-// the quota model can get past.
 package quota
 
 import (

@@ -1,0 +1,74 @@
+package quota
+
+import "strconv"
+
+// Family is a kind of limiter a server may run, as far as a key's answers
+// have shown it. The engine's rules differ by family: a fixed window's
+// budget comes back whole at its reset; a sliding window's and a bucket's
+// come back slot by slot, so that a spent budget waits one slot, not a
+// window; a bucket's refill is measured (see refill.go), since it may beat
+// its capacity per window.
+type Family uint8
+
+const (
+	// FamilyUnknown: no answer yet.
+	FamilyUnknown Family = iota
+	// FamilyNoHeaders: the server reports no quota; the guard alone
+	// paces the key.
+	FamilyNoHeaders
+	// FamilyFixedWindow: remaining falls with our requests and jumps
+	// back at a reset, whose phase the server reports or the key learns
+	// from the jumps (window.go). Every quota starts here.
+	FamilyFixedWindow
+	// FamilySlidingWindow: remaining rises by small amounts between
+	// resets (two such rises that reordering does not explain), or a
+	// window believed new did not look fresh: slots come back one by one,
+	// as a log or a weighted two-window counter lets old requests go.
+	FamilySlidingWindow
+	// FamilyBucket: a token bucket, GCRA or leaky bucket: a request was
+	// accepted soon after a 429 in a window believed spent (twice), so
+	// the server frees slots continuously and a rise of remaining is a
+	// refill, never a reset.
+	FamilyBucket
+)
+
+// String returns the family's name, as QuotaState.Family reports it.
+func (f Family) String() string {
+	switch f {
+	case FamilyUnknown:
+		return "unknown"
+	case FamilyNoHeaders:
+		return "no headers"
+	case FamilyFixedWindow:
+		return "fixed window"
+	case FamilySlidingWindow:
+		return "sliding window"
+	case FamilyBucket:
+		return "bucket"
+	}
+	return "Family(" + strconv.Itoa(int(f)) + ")"
+}
+
+// slots reports whether the server frees slots one by one (a sliding window
+// or a bucket) rather than all at a reset. It requires q.mu held.
+func (q *Key) slots() bool {
+	return q.family == FamilySlidingWindow || q.family == FamilyBucket
+}
+
+// slide records that the server's slots come back one by one: a fixed window
+// becomes a sliding one; a bucket stays a bucket. It requires q.mu held.
+func (q *Key) slide() {
+	if q.family == FamilyFixedWindow {
+		q.family = FamilySlidingWindow
+	}
+}
+
+// probeState says which request, if any, a key sent alone to learn
+// something, the others waiting for its answer.
+type probeState uint8
+
+const (
+	probeNone   probeState = iota
+	probeFirst             // the key's first request: the quota is unknown
+	probeWindow            // a window's first request (unanchored), or a spent budget's test
+)

@@ -1,0 +1,136 @@
+package quota
+
+import (
+	"math"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// renew replaces the limiter and wakes every waiter so that it queues again.
+// A limiter that paces one request at a time starts as if the last request
+// taken under mu had used its token: a new limiter is otherwise full, and a
+// change of pace would let a request go at once, however slow the new pace
+// (after a 429, into the next one). It requires q.mu held.
+func (q *Key) renew(r rate.Limit, burst int) {
+	q.lim, q.rate, q.burst = rate.NewLimiter(r, burst), r, burst
+	if burst == 1 && !q.lastTake.IsZero() {
+		q.lim.AllowN(q.lastTake, 1)
+	}
+	q.closeLane()
+	q.laneWait = 0
+	q.gen++
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+// pace returns the rate and burst the quota calls for: the model's, under
+// the guard's ceiling, where the burst is one. It requires q.mu held.
+func (q *Key) pace(now time.Time) (rate.Limit, int) {
+	r, b := q.modelPace(now)
+	if c := rate.Limit(q.guard.Ceiling(now)); c < r {
+		return c, 1
+	}
+	return r, b
+}
+
+// modelPace returns the rate and burst the model calls for. It requires q.mu
+// held.
+func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
+	if q.limit <= 0 {
+		return rate.Inf, 1
+	}
+	if q.window > 0 {
+		r := rate.Limit(q.slotRate())
+		switch {
+		case q.windowGuessed:
+			// One at a time: the window is only a guess (a bucket's
+			// refill may be slower than its window's limit).
+			return r, 1
+		case q.cfg.Burst >= 0:
+			return r, burstShare(q.limit, q.cfg.Burst)
+		case q.slots():
+			// One at a time: the budget is earned back slot by slot.
+			return r, 1
+		}
+		return r, burstFor(q.limit)
+	}
+	// A quota with a server-sent reset but no window: spread what remains
+	// until the reset.
+	if !q.resetAt.IsZero() && q.resetAt.After(now) {
+		b := max(q.budget(now), 1)
+		return rate.Limit(b / q.resetAt.Sub(now).Seconds()), 1
+	}
+	return rate.Inf, 1
+}
+
+// slotRate is the rate at which the server frees slots, in requests per
+// second: the window's (limit per window), or the refill measured in slot
+// mode when it is faster. It requires q.mu held and a window.
+func (q *Key) slotRate() float64 {
+	r := float64(q.limit) / q.window.Seconds()
+	if (q.family == FamilyBucket || q.windowGuessed) && q.refill.rate > r {
+		return q.refill.rate
+	}
+	return r
+}
+
+// burstFor is how many requests may go at once after an idle spell: a
+// twentieth of the window's quota, at least ten (or the whole quota when it is
+// smaller) and at most a hundred. Light or bursty load is then not delayed,
+// while the window's budget still bounds the total.
+func burstFor(limit int64) int {
+	return int(min(max(limit/20, min(limit, 10)), 100))
+}
+
+// burstShare is the burst of WithBurst(share) under a window of limit
+// requests: share of it, rounded up, at least one and at most the limit (and
+// the largest int).
+func burstShare(limit int64, share float64) int {
+	b := math.Ceil(float64(limit) * min(share, 1))
+	if !(b >= 1) { // NaN too
+		return 1
+	}
+	return int(min(b, float64(limit), math.MaxInt32))
+}
+
+// changedMuch reports whether a new pacing rate is far enough from the old one
+// that waiters must queue again.
+func changedMuch(old, new rate.Limit) bool {
+	if old == new {
+		return false
+	}
+	if old == rate.Inf || new == rate.Inf {
+		return true
+	}
+	return math.Abs(float64(new-old)) > 0.05*float64(old)
+}
+
+// allow reports whether the pacer lets a request of w go at now, drawing
+// from the limiter; when a lane fits, nobody is queued behind the caller and
+// the request is one that lanes serve, it draws a lane's tokens and opens a
+// lane with the rest. It requires q.mu held.
+func (q *Key) allow(now time.Time, w Want) bool {
+	if q.rate == rate.Inf {
+		return true // the limiter would say so
+	}
+	if !w.laneOK() {
+		// No lane for a request that could not take from it: its
+		// tokens would go to waste.
+		return q.lim.AllowN(now, q.tokens(w))
+	}
+	if q.laneWait == 0 && q.queued <= 1 && q.laneFits(now) {
+		n := laneSize(q.burst)
+		if q.lim.AllowN(now, int(n)) {
+			l := &lane{}
+			l.left.Store(n - 1)
+			q.routine(&l.tmpl)
+			q.closeLane()
+			q.lane.Store(l)
+			return true
+		}
+		q.laneWait = laneRetry
+	}
+	q.laneWait = max(q.laneWait-1, 0)
+	return q.lim.AllowN(now, 1)
+}

@@ -1,0 +1,127 @@
+package quota
+
+import "time"
+
+// roll moves the window estimate forward when now has passed the estimated
+// reset. It requires q.mu held.
+func (q *Key) roll(now time.Time) {
+	if q.resetAt.IsZero() || now.Before(q.resetAt) {
+		return
+	}
+	if q.window > 0 {
+		n := now.Sub(q.resetAt)/q.window + 1
+		q.resetAt = q.resetAt.Add(n * q.window)
+	} else {
+		q.resetAt = time.Time{}
+	}
+	q.closeLane()
+	q.serverReset = false
+	q.winFirstSeq = q.seq.Load()
+	q.anchored = false
+	q.expectFresh = true
+}
+
+// emptyUntil is when an exhausted budget may have refilled, always after now
+// (Acquire pauses until then). It requires q.mu held.
+func (q *Key) emptyUntil(now time.Time) time.Time {
+	if q.slots() && q.limit > 0 && q.window > 0 {
+		// One slot, at least a millisecond: the slot of an absurd limit
+		// rounds down to nothing.
+		return now.Add(max(time.Duration(float64(time.Second)/q.slotRate()), time.Millisecond))
+	}
+	if !q.resetAt.IsZero() {
+		return q.resetAt
+	}
+	if q.window > 0 {
+		return now.Add(q.window)
+	}
+	return now.Add(time.Second)
+}
+
+// phase bounds the instants at which a window of fixed length resets: one
+// lies in (lo, hi], and the others a whole number of windows away. It is
+// learned from the instants at which remaining jumps back up, and from the
+// answers that show a reset did not happen yet.
+type phase struct {
+	lo, hi time.Time
+}
+
+// aligned is the first guess for windows of length w at now: their
+// boundaries are the unit's UTC ones (now truncated to w).
+func aligned(now time.Time, w time.Duration) phase {
+	hi := now.Truncate(w).Add(w)
+	return phase{lo: hi.Add(-w), hi: hi}
+}
+
+// reset narrows p with a reset seen to lie in (lo, hi], under windows of
+// length w, and returns the end of the window that reset began. A reset
+// inconsistent with p replaces it: the newest observation is trusted.
+func (p *phase) reset(lo, hi time.Time, w time.Duration) time.Time {
+	// Bring the known bounds to the same cycle as the new observation.
+	k := hi.Sub(p.hi).Round(w) / w
+	plo, phi := p.lo.Add(k*w), p.hi.Add(k*w)
+	nlo, nhi := lo, hi
+	if plo.After(nlo) {
+		nlo = plo
+	}
+	if phi.Before(nhi) {
+		nhi = phi
+	}
+	if !nlo.Before(nhi) {
+		// Inconsistent with what we knew: trust the new observation.
+		nlo, nhi = lo, hi
+	}
+	p.lo, p.hi = nlo, nhi
+	return nhi.Add(w)
+}
+
+// notBy records that the reset expected next did not happen by t, under
+// windows of length w, and returns the latest instant consistent with it
+// that the reset may come.
+func (p *phase) notBy(t time.Time, w time.Duration) time.Time {
+	if !p.hi.After(t) {
+		k := t.Sub(p.hi)/w + 1
+		p.hi = p.hi.Add(k * w)
+		p.lo = p.lo.Add(k * w)
+	}
+	if p.lo.Before(t) {
+		p.lo = t
+	}
+	return p.hi
+}
+
+// observeReset narrows the estimate of the window phase from a reset seen to
+// lie in (lo, hi], and moves the current window to match. It requires q.mu
+// held.
+func (q *Key) observeReset(lo, hi time.Time) {
+	q.resetAt = q.phase.reset(lo, hi, q.window)
+}
+
+// laterThan records that the current window's reset did not happen by t, and
+// moves the estimate to the latest instant consistent with it. It requires
+// q.mu held.
+func (q *Key) laterThan(t time.Time) {
+	if hi := q.phase.notBy(t, q.window); q.resetAt.Before(hi) {
+		q.resetAt = hi
+	}
+}
+
+// stale reports whether a spent budget should be tested by a probe at now:
+// no reset from the server bounds it, and no response was read for a window
+// or the maximum wait, whichever is shorter (a second at least; a second
+// when the window is unknown). It requires q.mu held.
+func (q *Key) stale(now time.Time) bool {
+	if !q.retryProbe.IsZero() && !now.Before(q.retryProbe) {
+		return true
+	}
+	if q.serverReset {
+		return false
+	}
+	every := max(q.cfg.MaxWait, time.Second)
+	if q.window > 0 {
+		every = min(every, q.window)
+	} else {
+		every = time.Second
+	}
+	return now.Sub(q.heardAt) >= every
+}

@@ -1,0 +1,47 @@
+package quota
+
+import (
+	"testing"
+	"time"
+)
+
+// TestPhase: the window phase at fixed instants. A first guess on the unit's
+// UTC boundaries; a reset seen narrows it, a reset inconsistent with it
+// replaces it, and an answer that shows no reset yet moves it later.
+func TestPhase(t *testing.T) {
+	at := func(s float64) time.Time {
+		return time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC).Add(time.Duration(s * float64(time.Second)))
+	}
+	const w = time.Minute
+	if got, want := aligned(at(17.3), w), (phase{lo: at(0), hi: at(60)}); got != want {
+		t.Errorf("aligned(10:00:17.3) = %v, want %v", got, want)
+	}
+	tests := []struct {
+		name      string
+		give      phase
+		lo, hi    float64 // a reset seen in (lo, hi]
+		notBy     float64 // or, when lo == hi == 0, no reset by notBy
+		wantPhase phase
+		wantNext  time.Time
+	}{
+		{"a reset off the guessed boundary replaces the guess", phase{at(0), at(60)}, 60.2, 60.5, 0, phase{at(60.2), at(60.5)}, at(120.5)},
+		{"a reset a window later narrows the bounds", phase{at(0.2), at(0.5)}, 60.3, 60.9, 0, phase{at(60.3), at(60.5)}, at(120.5)},
+		{"a reset within the bounds keeps them", phase{at(0.2), at(0.5)}, 120.1, 120.9, 0, phase{at(120.2), at(120.5)}, at(180.5)},
+		{"no reset by the bound: the next window's", phase{at(0), at(60)}, 0, 0, 60.7, phase{at(60.7), at(120)}, at(120)},
+		{"no reset by an instant inside the bounds", phase{at(59), at(61)}, 0, 0, 60, phase{at(60), at(61)}, at(61)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := tt.give
+			var next time.Time
+			if tt.lo == 0 && tt.hi == 0 {
+				next = p.notBy(at(tt.notBy), w)
+			} else {
+				next = p.reset(at(tt.lo), at(tt.hi), w)
+			}
+			if p != tt.wantPhase || !next.Equal(tt.wantNext) {
+				t.Errorf("phase %v, next %v; want %v, %v", p, next, tt.wantPhase, tt.wantNext)
+			}
+		})
+	}
+}

@@ -32,21 +32,43 @@ func (s State) String() string {
 
 // Constants of the guard's AIMD ceiling, in the shape of CUBIC (RFC 9438),
 // which the AWS SDKs' adaptive retry mode also applies to request rates: a
-// cut to Beta times the rate that drew the 429, then a climb along
+// cut to Beta times the rate that drew the 429 (rmax), then a climb along
 // rmax·(1 + C·(t−K)³), flat near rmax and fast far from it, so that an
 // estimate too low is corrected within seconds and one near the server's
 // rate stays near it. C is relative to rmax, so that the climb takes as long
 // at 1 request per second as at 10,000: K = ∛((1−Beta)/C) ≈ 2.5 s, and the
 // ceiling stays within 5% of rmax for 3.4 s. Each 429 costs the key its
 // Retry-After (a second at nginx's), so a long plateau near the server's
-// rate is worth more than a fast climb past it. A key's first climb uses
-// CFirst instead (K ≈ 0.7 s).
+// rate is worth more than a fast climb past it.
+//
+// rmax is what the server accepted over the last CutSpan, not the last
+// second: a bucket lets a client above its rate drain the burst first, and
+// a one-second reading then counts the burst as rate, which puts the
+// plateau above the server's rate and brings the next 429 within seconds.
+//
+// A key's first cut is read over the last second, and the climb after it
+// uses CFirst, faster (K ≈ 0.7 s): the rate that drew it is the first
+// burst's, which says little of the server's rate (a bucket's burst,
+// answers still in flight), until a second cut, in steady sending, measures
+// it. Where the model does not pace (a server without quota headers), the
+// first burst was sent blind and the reading is the burst's size, not a
+// rate: that climb has no plateau, it starts from rmax and is convex only,
+// rmax·(1 + CFirst·t³), doubling rmax in 1.4 s.
 const (
 	Beta = 0.85
 	C    = 0.01 // per second cubed
+	// CFirst replaces C in the climb after a key's first cut.
+	CFirst = 0.4
+	// CutSpan is the span over which the rate that drew a cut is read,
+	// from a key's second cut on.
+	CutSpan = 2 * time.Second
 	// MinProbeWait is the shortest wait before a probe; the waits double
 	// from it: with the 429 that started the episode, the guard's probes
-	// draw at most two 429s in any one second.
+	// draw at most two 429s in any one second. Where the model does not
+	// pace (no quota headers, so no window known), the second wait is
+	// repeated once (0.5 s, 1 s, 1 s, 2 s, 4 s...): the third probe goes
+	// 2.5 s after the 429 rather than 3.5 s, when a window of a couple of
+	// seconds has reopened, for one more 429 in a long episode.
 	MinProbeWait = 500 * time.Millisecond
 	// MaxInFlight bounds the requests in flight of a key whose server
 	// sends no quota headers, while the guard holds a ceiling: nothing
@@ -54,12 +76,7 @@ const (
 	// flight when it comes is rejected.
 	MaxInFlight = 2
 	// k is how long the ceiling takes to climb back to rmax, in seconds.
-	k = 2.4662120743304703 // ∛((1−Beta)/C)
-	// CFirst replaces C after a key's first cut: the rate that drew it
-	// is the first burst's, which says little of the server's rate (a
-	// bucket's burst, answers still in flight), so the climb is faster
-	// until a second cut, in steady sending, measures it.
-	CFirst = 0.4
+	k      = 2.4662120743304703 // ∛((1−Beta)/C)
 	kFirst = 0.7211247851537042 // ∛((1−Beta)/CFirst)
 )
 
@@ -69,9 +86,10 @@ const (
 //   - the key sends one request at a time until an answer that is not a
 //     429 comes back (state [Probing]); the wait before each probe is the
 //     Retry-After the last 429 gave, else it starts at the slot the caller
-//     names and doubles, up to the caller's bound;
+//     names and doubles, up to the caller's bound (see [MinProbeWait]);
 //   - the key's pace is capped by a ceiling that drops to [Beta] times the
-//     rate that drew the 429 and climbs back as time passes (see [C]).
+//     rate that drew the 429 (read over [CutSpan]) and climbs back as time
+//     passes (see [C]).
 //
 // The zero value is an open guard with no ceiling. A Guard is not safe for
 // concurrent use: its owner serialises calls.
@@ -81,19 +99,23 @@ type Guard struct {
 	probeOut bool          // Probing: a probe is in flight
 	next     time.Time     // Probing: the earliest instant of the next probe
 	interval time.Duration // Probing: the wait after a probe's 429 without Retry-After
+	refused  int           // Probing: the probes answered 429 so far
 
 	// The ceiling: none while cutAt is zero.
 	rmax  float64   // the rate that drew the last cut
 	cutAt time.Time // when the climb began: the cut, then the end of the probing that followed
-	// metered: rmax was the meter's reading at the cut; late counts the
-	// answers accepted after it to requests sent before it, which the
-	// reading missed (a burst whose first rejection outran its
+	// metered: rmax was a meter's reading at the cut, over span; late
+	// counts the answers accepted after it to requests sent before it,
+	// which the reading missed (a burst whose first rejection outran its
 	// acceptances). Probing's end adds them to rmax.
 	metered bool
+	span    time.Duration
 	late    int
-	cuts    int // cuts so far, counted up to 2
+	cuts    int  // cuts so far, counted up to 2
+	blind   bool // the first cut came with the model not pacing
 
-	meter Meter
+	meter Meter // accepted answers, over the last second
+	long  Meter // accepted answers, over the last CutSpan (set on first use)
 }
 
 // Bounds are what the caller knows at an observation: the model's pace
@@ -147,7 +169,8 @@ func (g *Guard) Until(now time.Time, b Bounds) time.Time {
 
 // Ceiling returns the cap the guard puts on the pace at now, in requests per
 // second, or +Inf when there is none. It is Beta times the rate that drew
-// the cut until the probing that followed ends, then climbs, but never past
+// the cut until the probing that followed ends, then climbs (from that rate
+// itself after a blind first cut, see [CFirst]), but never past
 // twice the most the server was seen to accept (the rate that drew the cut,
 // or the last second's): a climb that no answer bears out would otherwise
 // let every worker send at once into the next rejection.
@@ -158,11 +181,14 @@ func (g *Guard) Ceiling(now time.Time) float64 {
 	if g.state == Probing {
 		return Beta * g.rmax
 	}
-	c, kk := C, k
-	if g.cuts < 2 {
-		c, kk = CFirst, kFirst
+	t := max(now.Sub(g.cutAt).Seconds(), 0)
+	c := CFirst
+	switch {
+	case g.cuts >= 2:
+		c, t = C, t-k
+	case !g.blind:
+		t -= kFirst
 	}
-	t := max(now.Sub(g.cutAt).Seconds(), 0) - kk
 	return min(g.rmax*(1+c*t*t*t), 2*max(g.rmax, g.meter.Rate(now)))
 }
 
@@ -188,15 +214,17 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 	case status != 429:
 		if status < 500 {
 			g.meter.Add(now)
-			if g.metered && g.state == Probing && sent.Before(g.since) {
+			g.long.Span = CutSpan
+			g.long.Add(now)
+			if g.metered && g.state == Probing && !g.inEpisode(sent) {
 				g.late++
 			}
 		}
-		if probe || g.state == Probing && !sent.Before(g.since) {
+		if probe || g.state == Probing && g.inEpisode(sent) {
 			changed = changed || g.state == Probing
 			g.state = Open
 			if g.metered {
-				g.rmax += float64(g.late) / meterBucket.Seconds()
+				g.rmax += float64(g.late) / g.span.Seconds()
 				g.metered, g.late = false, 0
 			}
 			if !g.cutAt.IsZero() {
@@ -212,11 +240,14 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 	}
 	first := max(b.Slot, MinProbeWait)
 	limit := max(b.MaxInterval, first)
-	if g.state == Probing && (probe || !sent.Before(g.since)) {
+	if g.state == Probing && (probe || g.inEpisode(sent)) {
 		// A probe's 429 (or a request's that went under the episode):
-		// wait longer before the next one.
+		// wait longer before the next one (see MinProbeWait).
 		g.next = now.Add(g.probeWait(ra, g.interval))
-		g.interval = min(2*g.interval, limit)
+		if g.refused > 0 || !math.IsInf(b.Pace, 1) {
+			g.interval = min(2*g.interval, limit)
+		}
+		g.refused++
 		return changed
 	}
 	if g.state == Probing {
@@ -227,15 +258,19 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		return false
 	}
 	// The rate that drew the 429: the ceiling's, or without one the
-	// model's pace, unless fewer answers were accepted in the last second
-	// (a ceiling or a pace above what the server lets through).
+	// model's pace, unless fewer answers were accepted in the last
+	// CutSpan (a ceiling or a pace above what the server lets through),
+	// or in the last second at a key's first cut.
 	r := min(g.Ceiling(now), b.Pace)
-	m := g.meter.Rate(now)
+	span, m := CutSpan, g.long.Rate(now)
+	if g.cuts == 0 {
+		span, m = g.meter.span(), g.meter.Rate(now)
+	}
 	metered := m < r
 	r = min(r, m)
 	g.state, g.since, g.probeOut = Probing, now, false
 	g.next = now.Add(g.probeWait(ra, first))
-	g.interval = min(2*first, limit)
+	g.interval, g.refused = min(2*first, limit), 0
 	if foreseen {
 		return true
 	}
@@ -243,10 +278,17 @@ func (g *Guard) Observe(now, sent time.Time, status int, ra time.Duration, probe
 		r = 1 / first.Seconds()
 	}
 	g.rmax, g.cutAt = r, now
-	g.metered, g.late = metered, 0
+	g.metered, g.span, g.late = metered, span, 0
+	g.blind = g.cuts == 0 && math.IsInf(b.Pace, 1)
 	g.cuts = min(g.cuts+1, 2)
 	return true
 }
+
+// inEpisode reports whether a request sent at sent went under the current
+// Probing episode, after the 429 that began it. One sent at that very
+// instant (a coarse clock) went before it: it was admitted while the key
+// was open, one of the burst that the 429 ended.
+func (g *Guard) inEpisode(sent time.Time) bool { return sent.After(g.since) }
 
 // probeWait is the wait before the next probe: the server's Retry-After when
 // it gave one, else d.

@@ -21,9 +21,18 @@ func (q *Key) budget(now time.Time) float64 {
 	age := now.Sub(q.anchorSent).Seconds()
 	if q.slots() && q.window > 0 {
 		// Slots come back at the server's rate, and never more than
-		// the limit are free at once.
-		sent := float64(q.seq.Load() - q.anchorSeq - 1)
-		b = min(float64(q.anchorRem)+math.Floor(age*q.slotRate()), float64(q.limit)) - sent
+		// the limit are free at once. A sliding window of known length
+		// frees no slot before the request that took it is a window
+		// old: a burst comes back a window later, not at the rate. (A
+		// window only guessed may be a bucket's, whose refill owes
+		// nothing to when we sent.)
+		cur := q.seq.Load()
+		sent := float64(cur - q.anchorSeq - 1)
+		earned := math.Floor(age * q.slotRate())
+		if q.family == FamilySlidingWindow && !q.windowGuessed {
+			earned = min(earned, q.sends.freed(q.anchorSent, now, q.window, cur))
+		}
+		b = min(float64(q.anchorRem)+earned, float64(q.limit)) - sent
 	}
 	return b - q.otherRate*age
 }

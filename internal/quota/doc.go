@@ -11,6 +11,7 @@
 //   - observe.go: folding an answer into the model;
 //   - window.go: the window's phase and reset, estimated or reported;
 //   - budget.go: what remains of the window, by our estimate;
+//   - sendlog.go: when our requests went, for what a sliding window frees;
 //   - family.go: the kind of limiter the server seems to run ([Family]);
 //   - meaning.go: what the vendor's X-ratelimit-used means;
 //   - refill.go: a bucket's refill, measured;
@@ -61,7 +62,13 @@ package quota
 //   - small rises that reordering does not explain mean the server frees
 //     slots one by one (FamilySlidingWindow; FamilyBucket, below): then the
 //     budget is earned back at limit/window (never past the limit) and an
-//     empty budget waits one slot, not a whole window.
+//     empty budget waits one slot, not a whole window. A sliding window of
+//     known length earns back no more than our requests sent a window
+//     before (sendLog): a burst's slots come back a window after it, not
+//     at the rate from the newest answer. It is paced one request of each
+//     window short of limit/window (margin): paced at exactly its rate a
+//     sliding window is full at every instant, and a weighted two-window
+//     counter refuses the next request at a boundary.
 //
 // A bucket's refill may be faster than its capacity per window: its limit
 // header may carry the burst (throttled, a GCRA), and a window guessed from

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -47,5 +48,85 @@ func TestFamily(t *testing.T) {
 				t.Errorf("family = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestSlidingPaceMargin: a window that slides, or one only guessed, is paced
+// one request of its window short of its rate (a tenth at most); a fixed
+// window, a bucket, and a refill measured faster than the window's rate are
+// paced at their rate.
+func TestSlidingPaceMargin(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		family    Family
+		guessed   bool
+		limit     int64
+		refill    float64
+		wantRate  float64
+		wantBurst int
+	}{
+		{"fixed window", FamilyFixedWindow, false, 40, 0, 20, 10},
+		{"sliding window", FamilySlidingWindow, false, 40, 0, 19.5, 1},
+		{"sliding window, small limit", FamilySlidingWindow, false, 4, 0, 1.8, 1},
+		{"window guessed", FamilyFixedWindow, true, 40, 0, 20, 1},
+		{"window guessed, faster refill", FamilySlidingWindow, true, 40, 30, 30, 1},
+		{"bucket", FamilyBucket, false, 40, 0, 20, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			q.known, q.limit, q.window, q.family = true, tt.limit, 2*time.Second, tt.family
+			q.windowGuessed, q.refill.rate = tt.guessed, tt.refill
+			r, b := q.modelPace(t0)
+			if math.Abs(float64(r)-tt.wantRate) > 1e-9 || b != tt.wantBurst {
+				t.Errorf("modelPace = %v, %d; want %v, %d", r, b, tt.wantRate, tt.wantBurst)
+			}
+		})
+	}
+}
+
+// TestSlidingBurstComesBackAWindowLater: a sliding window of 40 per 2 s,
+// spent by a burst of 11 and then a request every 50 ms, frees the burst's
+// slots a window after it went, not at the window's rate from the last
+// answer: none is free 70 ms after the answer that reported none left,
+// the burst's are once it is a window old.
+func TestSlidingBurstComesBackAWindowLater(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	q := newKey(time.Minute)
+	var sent []time.Duration
+	for range 11 {
+		sent = append(sent, 0)
+	}
+	for d := 50 * time.Millisecond; len(sent) < 40; d += 50 * time.Millisecond {
+		sent = append(sent, d)
+	}
+	for i, d := range sent {
+		now := t0.Add(d)
+		q.mu.Lock()
+		tk := q.take(now, one)
+		if i == 1 {
+			q.family = FamilySlidingWindow
+		}
+		q.mu.Unlock()
+		observe(q, tk, vendor(200, 40, int64(39-i), 2*time.Second), now.Add(time.Millisecond))
+	}
+	last := sent[len(sent)-1]
+	tests := []struct {
+		at   time.Duration
+		want float64
+	}{
+		{last + 70*time.Millisecond, 0},
+		{2*time.Second + 20*time.Millisecond, 11},
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.family != FamilySlidingWindow {
+		t.Fatalf("family = %v, want %v", q.family, FamilySlidingWindow)
+	}
+	for _, tt := range tests {
+		if got := q.budget(t0.Add(tt.at)); got != tt.want {
+			t.Errorf("budget(t0+%v) = %v, want %v", tt.at, got, tt.want)
+		}
 	}
 }

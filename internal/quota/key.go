@@ -107,6 +107,9 @@ type Key struct {
 	// beats the window's rate, since a bucket's refill may be faster than
 	// its capacity per window.
 	refill refillMeter
+	// sends bounds what a sliding window can have freed (see
+	// sendlog.go): the requests taken under mu, by instant.
+	sends sendLog
 
 	// Budget. seq numbers the requests as they take their slot; it is
 	// atomic for the lane.

@@ -112,11 +112,13 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	}
 
 	rem := q.remaining(sig, t)
+	family := q.family
 	if rem >= 0 && q.limit > 0 {
 		q.learn(t, rem, now)
 	}
 
-	renew := first || q.undecided() || windowProbe
+	// A new family may call for a new pace however close (see margin).
+	renew := first || q.undecided() || windowProbe || q.family != family
 	ra, hasRA := time.Duration(-1), sig.HasRetryAfter
 	if hasRA {
 		if sig.RetryAfter <= q.longestRetryAfter() {

@@ -41,7 +41,7 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 		return rate.Inf, 1
 	}
 	if q.window > 0 {
-		r := rate.Limit(q.slotRate())
+		r := rate.Limit(q.slotRate() * q.margin())
 		switch {
 		case q.windowGuessed:
 			// One at a time: the window is only a guess (a bucket's
@@ -73,6 +73,22 @@ func (q *Key) slotRate() float64 {
 		return q.refill.rate
 	}
 	return r
+}
+
+// margin is the share of the slot rate the pace uses: all of it, but where
+// a sliding window may be paced at its own rate (limit per window), where
+// no refill was measured to beat it. Paced at exactly limit per window,
+// such a window is full at every instant: a weighted two-window counter
+// that rounds its count or started its first window with our first request
+// refuses the next request at a boundary, and its Retry-After may be a
+// whole window. So one request of each window is left unused, a tenth of
+// them at most. It requires q.mu held and a window.
+func (q *Key) margin() float64 {
+	own := q.family == FamilySlidingWindow
+	if !own || q.slotRate() > float64(q.limit)/q.window.Seconds() {
+		return 1
+	}
+	return 1 - 1/float64(max(q.limit, 10))
 }
 
 // burstFor is how many requests may go at once after an idle spell: a

@@ -62,14 +62,15 @@ func (c *config) engineConfig() *iquota.Config {
 // ticket is a request's slot, from acquire to observe.
 type ticket = iquota.Ticket
 
-// acquire waits until the request may be sent and returns its ticket (see
-// iquota.Key.Acquire). A wait that cannot end in time is a *RateLimitError.
-func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, time.Duration, error) {
-	t, waited, err := q.Acquire(ctx, now, c.want(), c.maxWait())
+// acquire waits until the request may be sent and fills t with its ticket
+// (see iquota.Key.Acquire). A wait that cannot end in time is a
+// *RateLimitError.
+func (q *quota) acquire(ctx context.Context, now time.Time, c call, t *ticket) (time.Duration, error) {
+	waited, err := q.Acquire(ctx, now, c.want(), c.maxWait(), t)
 	if err != nil {
 		err = q.refusal(err)
 	}
-	return t, waited, err
+	return waited, err
 }
 
 // refusal is the error of a request the engine refused with err: a

@@ -298,6 +298,24 @@ func dialectTests(t0 time.Time) []struct {
 			}},
 		},
 		{
+			// A cached response's RateLimit fields may be stale: ignored
+			// (draft 11, section 7.3), its Retry-After still read.
+			name: "ietf from a cache",
+			give: setHeaders("Ratelimit", `"default";r=50;t=30`, "Ratelimit-Policy", `"burst";q=100;w=60`, "Age", "12", "Retry-After", "5"),
+			want: signal{count: -1, retryAfter: 5 * time.Second, hasRetryAfter: true},
+		},
+		{
+			name: "ietf old from a cache",
+			give: setHeaders("Ratelimit-Limit", "100", "Ratelimit-Remaining", "0", "Ratelimit-Reset", "30", "Age", "1"),
+			want: signal{count: -1},
+		},
+		{
+			// Age 0, or not a number: not from a cache.
+			name: "ietf age zero",
+			give: setHeaders("Ratelimit", `"default";r=50;t=30`, "Ratelimit-Policy", `"burst";q=100;w=60`, "Age", "0"),
+			want: signal{dialect: dialectIETF, limit: 100, count: 50, window: time.Minute, reset: t0.Add(30 * time.Second)},
+		},
+		{
 			name: "ietf more policies than kept",
 			give: setHeaders(
 				"RateLimit", `"a";r=5;t=1, "b";r=5;t=1, "c";r=5;t=1, "d";r=5;t=1, "e";r=0;t=1`),

@@ -765,3 +765,19 @@ func TestParseSignalSimulatedDialects(t *testing.T) {
 // dialect that sends Unix times: whole days, so that the boundaries of
 // minutes, hours and days stay where they were.
 const epochShift = 3653 * 24 * time.Hour
+
+// TestParseSignalLowercaseNames: names held in memory as a base transport
+// other than net/http's may leave them, in lower case, are read as their
+// canonical forms; canonical names cost no copy.
+func TestParseSignalLowercaseNames(t *testing.T) {
+	t0 := headersT0
+	h := http.Header{"x-ratelimit": {"100"}, "x-ratelimit-used": {"50"}, "x-ratelimit-window": {"minute"}, "retry-after": {"3"}}
+	got := parseSignal(h, http.StatusTooManyRequests, t0)
+	want := signal{dialect: dialectVendor, limit: 100, count: 50, window: time.Minute, retryAfter: 3 * time.Second, hasRetryAfter: true}
+	if diff := diffSignal(got, want); diff != "" {
+		t.Errorf("parseSignal(%v): %s", h, diff)
+	}
+	if c := canonical(http.Header{"Content-Type": {"text/plain"}, "X-Ratelimit": {"1"}}); c != nil {
+		t.Errorf("canonical of canonical names = %v, want nil (no copy)", c)
+	}
+}

@@ -781,3 +781,38 @@ func TestParseSignalLowercaseNames(t *testing.T) {
 		t.Errorf("canonical of canonical names = %v, want nil (no copy)", c)
 	}
 }
+
+// FuzzParseSignalNames fuzzes the names as well as the values, in any case,
+// with Age beside them: whatever the names, parsing never panics, and when
+// every name begins in lower case (as a base transport other than net/http's
+// may leave them) the signal is the one read from their canonical forms (see
+// canonical).
+func FuzzParseSignalNames(f *testing.F) {
+	f.Add("x-ratelimit", "100", "x-ratelimit-used", "50", "retry-after", "3")
+	f.Add("ratelimit", `"default";r=50;t=30`, "ratelimit-policy", `"burst";q=100;w=60`, "age", "12")
+	f.Add("Ratelimit", `"default";r=50;t=30`, "Age", "0", "X-Ratelimit-Limit", "10")
+	f.Add("x-RateLimit-Remaining", "5", "X-Ratelimit-Limit", "10", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
+		t0 := headersT0
+		h := http.Header{}
+		for _, kv := range [][2]string{{k1, v1}, {k2, v2}, {k3, v3}} {
+			h[kv[0]] = append(h[kv[0]], kv[1])
+		}
+		got := parseSignal(h, http.StatusTooManyRequests, t0)
+		c := http.Header{}
+		allLower := true
+		for k, v := range h {
+			allLower = allLower && k != "" && 'a' <= k[0] && k[0] <= 'z'
+			ck := http.CanonicalHeaderKey(k)
+			c[ck] = append(c[ck], v...)
+		}
+		// Names that differ only in case merge into one in c, in an
+		// order of their own: compare only when none merged.
+		if !allLower || len(c) != len(h) {
+			return
+		}
+		if want := parseSignal(c, http.StatusTooManyRequests, t0); diffSignal(got, want) != "" {
+			t.Errorf("parseSignal(%q) = %+v, want %+v (its canonical names)", h, got, want)
+		}
+	})
+}

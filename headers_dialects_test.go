@@ -298,6 +298,24 @@ func dialectTests(t0 time.Time) []struct {
 			}},
 		},
 		{
+			// A cached response's RateLimit fields may be stale: ignored
+			// (draft 11, section 7.3), its Retry-After still read.
+			name: "ietf from a cache",
+			give: setHeaders("Ratelimit", `"default";r=50;t=30`, "Ratelimit-Policy", `"burst";q=100;w=60`, "Age", "12", "Retry-After", "5"),
+			want: signal{count: -1, retryAfter: 5 * time.Second, hasRetryAfter: true},
+		},
+		{
+			name: "ietf old from a cache",
+			give: setHeaders("Ratelimit-Limit", "100", "Ratelimit-Remaining", "0", "Ratelimit-Reset", "30", "Age", "1"),
+			want: signal{count: -1},
+		},
+		{
+			// Age 0, or not a number: not from a cache.
+			name: "ietf age zero",
+			give: setHeaders("Ratelimit", `"default";r=50;t=30`, "Ratelimit-Policy", `"burst";q=100;w=60`, "Age", "0"),
+			want: signal{dialect: dialectIETF, limit: 100, count: 50, window: time.Minute, reset: t0.Add(30 * time.Second)},
+		},
+		{
 			name: "ietf more policies than kept",
 			give: setHeaders(
 				"RateLimit", `"a";r=5;t=1, "b";r=5;t=1, "c";r=5;t=1, "d";r=5;t=1, "e";r=0;t=1`),
@@ -747,3 +765,54 @@ func TestParseSignalSimulatedDialects(t *testing.T) {
 // dialect that sends Unix times: whole days, so that the boundaries of
 // minutes, hours and days stay where they were.
 const epochShift = 3653 * 24 * time.Hour
+
+// TestParseSignalLowercaseNames: names held in memory as a base transport
+// other than net/http's may leave them, in lower case, are read as their
+// canonical forms; canonical names cost no copy.
+func TestParseSignalLowercaseNames(t *testing.T) {
+	t0 := headersT0
+	h := http.Header{"x-ratelimit": {"100"}, "x-ratelimit-used": {"50"}, "x-ratelimit-window": {"minute"}, "retry-after": {"3"}}
+	got := parseSignal(h, http.StatusTooManyRequests, t0)
+	want := signal{dialect: dialectVendor, limit: 100, count: 50, window: time.Minute, retryAfter: 3 * time.Second, hasRetryAfter: true}
+	if diff := diffSignal(got, want); diff != "" {
+		t.Errorf("parseSignal(%v): %s", h, diff)
+	}
+	if c := canonical(http.Header{"Content-Type": {"text/plain"}, "X-Ratelimit": {"1"}}); c != nil {
+		t.Errorf("canonical of canonical names = %v, want nil (no copy)", c)
+	}
+}
+
+// FuzzParseSignalNames fuzzes the names as well as the values, in any case,
+// with Age beside them: whatever the names, parsing never panics, and when
+// every name begins in lower case (as a base transport other than net/http's
+// may leave them) the signal is the one read from their canonical forms (see
+// canonical).
+func FuzzParseSignalNames(f *testing.F) {
+	f.Add("x-ratelimit", "100", "x-ratelimit-used", "50", "retry-after", "3")
+	f.Add("ratelimit", `"default";r=50;t=30`, "ratelimit-policy", `"burst";q=100;w=60`, "age", "12")
+	f.Add("Ratelimit", `"default";r=50;t=30`, "Age", "0", "X-Ratelimit-Limit", "10")
+	f.Add("x-RateLimit-Remaining", "5", "X-Ratelimit-Limit", "10", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
+		t0 := headersT0
+		h := http.Header{}
+		for _, kv := range [][2]string{{k1, v1}, {k2, v2}, {k3, v3}} {
+			h[kv[0]] = append(h[kv[0]], kv[1])
+		}
+		got := parseSignal(h, http.StatusTooManyRequests, t0)
+		c := http.Header{}
+		allLower := true
+		for k, v := range h {
+			allLower = allLower && k != "" && 'a' <= k[0] && k[0] <= 'z'
+			ck := http.CanonicalHeaderKey(k)
+			c[ck] = append(c[ck], v...)
+		}
+		// Names that differ only in case merge into one in c, in an
+		// order of their own: compare only when none merged.
+		if !allLower || len(c) != len(h) {
+			return
+		}
+		if want := parseSignal(c, http.StatusTooManyRequests, t0); diffSignal(got, want) != "" {
+			t.Errorf("parseSignal(%q) = %+v, want %+v (its canonical names)", h, got, want)
+		}
+	})
+}

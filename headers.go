@@ -225,14 +225,6 @@ func parseSignalDetail(h http.Header, code int, now time.Time, d *detail) signal
 		*d = detail{binding: -1}
 	}
 	s.detect(h, now, d)
-	if s.dialect == dialectNone {
-		// Names held in memory as sent ("x-ratelimit"), by a base
-		// transport that is not net/http's: read again, canonical.
-		if c := canonical(h); c != nil {
-			h = c
-			s.detect(h, now, d)
-		}
-	}
 	if s.limit > 0 && s.count > s.limit {
 		s.count = -1
 		s.anomalies |= anomalyCountOverLimit
@@ -246,9 +238,9 @@ func parseSignalDetail(h http.Header, code int, now time.Time, d *detail) signal
 // canonical returns a copy of h with its names in canonical form, when one
 // of them begins with a lower-case letter, as a base transport other than
 // net/http's may leave them (net/http canonicalises the names it reads from
-// the wire); nil otherwise. Only the first letter of each name is looked at:
-// the check costs a response without rate-limit headers a few instructions
-// per name, and only such names cost a copy.
+// the wire); nil otherwise. Only the first letter of each name is looked at,
+// but that is a walk over the map: the quota calls it only until it knows
+// which kind of names its base gives (see quota.names).
 func canonical(h http.Header) http.Header {
 	lower := false
 	for k := range h {

@@ -1,6 +1,7 @@
 package ratehttp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -766,27 +767,60 @@ func TestParseSignalSimulatedDialects(t *testing.T) {
 // minutes, hours and days stay where they were.
 const epochShift = 3653 * 24 * time.Hour
 
-// TestParseSignalLowercaseNames: names held in memory as a base transport
-// other than net/http's may leave them, in lower case, are read as their
-// canonical forms; canonical names cost no copy.
-func TestParseSignalLowercaseNames(t *testing.T) {
+// TestLowercaseNames: names held in memory in lower case, as a base
+// transport other than net/http's may leave them, are read as their
+// canonical forms; a key whose base gives canonical names stops looking
+// after its first answer without rate-limit headers.
+func TestLowercaseNames(t *testing.T) {
 	t0 := headersT0
 	h := http.Header{"x-ratelimit": {"100"}, "x-ratelimit-used": {"50"}, "x-ratelimit-window": {"minute"}, "retry-after": {"3"}}
-	got := parseSignal(h, http.StatusTooManyRequests, t0)
+	c := canonical(h)
+	if c == nil {
+		t.Fatalf("canonical(%v) = nil, want a copy", h)
+	}
+	got := parseSignal(c, http.StatusTooManyRequests, t0)
 	want := signal{dialect: dialectVendor, limit: 100, count: 50, window: time.Minute, retryAfter: 3 * time.Second, hasRetryAfter: true}
 	if diff := diffSignal(got, want); diff != "" {
-		t.Errorf("parseSignal(%v): %s", h, diff)
+		t.Errorf("parseSignal(canonical(%v)): %s", h, diff)
 	}
 	if c := canonical(http.Header{"Content-Type": {"text/plain"}, "X-Ratelimit": {"1"}}); c != nil {
 		t.Errorf("canonical of canonical names = %v, want nil (no copy)", c)
+	}
+
+	// Through a quota.
+	cfg := config{used: UsedRemaining, burst: -1, maxWait: time.Minute}
+	for _, tt := range []struct {
+		name      string
+		first     http.Header // the first answer
+		then      http.Header // the second answer, lower-case quota headers
+		wantLimit int64
+		wantNames uint32
+	}{
+		{"lower case from the start", h, h, 100, namesLower},
+		{"lower case after a plain answer", http.Header{"content-type": {"text/plain"}}, h, 100, namesLower},
+		{"canonical names first: no more looking", http.Header{"Content-Type": {"text/plain"}}, h, 0, namesAsIs},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQuota("k", &cfg, nil)
+			for _, ans := range []http.Header{tt.first, tt.then} {
+				var tk ticket
+				if _, err := q.acquire(context.Background(), t0, call{cfg: &cfg}, &tk); err != nil {
+					t.Fatal(err)
+				}
+				q.observe(&tk, &http.Response{StatusCode: 200, Header: ans}, t0)
+			}
+			if v := q.View(t0); v.Limit != tt.wantLimit || q.names.Load() != tt.wantNames {
+				t.Errorf("limit %d, names %d; want %d, %d", v.Limit, q.names.Load(), tt.wantLimit, tt.wantNames)
+			}
+		})
 	}
 }
 
 // FuzzParseSignalNames fuzzes the names as well as the values, in any case,
 // with Age beside them: whatever the names, parsing never panics, and when
 // every name begins in lower case (as a base transport other than net/http's
-// may leave them) the signal is the one read from their canonical forms (see
-// canonical).
+// may leave them) the signal read through canonical is the one read from
+// their canonical forms.
 func FuzzParseSignalNames(f *testing.F) {
 	f.Add("x-ratelimit", "100", "x-ratelimit-used", "50", "retry-after", "3")
 	f.Add("ratelimit", `"default";r=50;t=30`, "ratelimit-policy", `"burst";q=100;w=60`, "age", "12")
@@ -799,6 +833,9 @@ func FuzzParseSignalNames(f *testing.F) {
 			h[kv[0]] = append(h[kv[0]], kv[1])
 		}
 		got := parseSignal(h, http.StatusTooManyRequests, t0)
+		if l := canonical(h); l != nil {
+			got = parseSignal(l, http.StatusTooManyRequests, t0)
+		}
 		c := http.Header{}
 		allLower := true
 		for k, v := range h {

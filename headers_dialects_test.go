@@ -801,7 +801,7 @@ func TestLowercaseNames(t *testing.T) {
 		{"canonical names first: no more looking", http.Header{"Content-Type": {"text/plain"}}, h, 0, namesAsIs},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			q := newQuota("k", &cfg, nil)
+			q := newQuota("k", "api.test", &cfg, nil)
 			for _, ans := range []http.Header{tt.first, tt.then} {
 				var tk ticket
 				if _, err := q.acquire(context.Background(), t0, call{cfg: &cfg}, &tk); err != nil {

@@ -42,6 +42,11 @@ type quota struct {
 	// rate-limit header under its names as held comes; then namesAsIs
 	// when they were canonical, or namesLower when one began in lower case.
 	names atomic.Uint32
+	// host is the host of the requests that made the quota; bucketed says
+	// that its answers name a shared bucket (Discord's X-RateLimit-Bucket):
+	// the Transport then reads every answer's bucket (see bucketNews).
+	host     string
+	bucketed atomic.Bool
 }
 
 // Kinds of header names (see quota.names).
@@ -51,8 +56,8 @@ const (
 	namesLower
 )
 
-func newQuota(key string, opts *config, hm *hostMetrics) *quota {
-	q := &quota{key: key, hm: hm}
+func newQuota(key, host string, opts *config, hm *hostMetrics) *quota {
+	q := &quota{key: key, host: host, hm: hm}
 	q.Init(opts.engineConfig())
 	return q
 }
@@ -115,6 +120,9 @@ func (q *quota) observe(t *ticket, resp *http.Response, now time.Time) anomaly {
 		} else {
 			h = resp.Header
 		}
+	}
+	if sig.dialect == dialectGitHub && len(h["X-Ratelimit-Bucket"]) > 0 && !q.bucketed.Load() {
+		q.bucketed.Store(true)
 	}
 	if multiPolicy(sig.dialect) {
 		return q.observeDetail(t, h, resp.StatusCode, now)

@@ -126,6 +126,7 @@ type Transport struct {
 
 	mu      sync.RWMutex
 	quotas  map[quotaKey]*quotaEntry
+	buckets map[bucketKey]*quotaEntry  // the quota of each bucket a server named (see bucketNews); requires mu held
 	sweepAt int                        // len(quotas) at which idle quotas are next forgotten; requires mu held
 	last    atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
 	clock   clock
@@ -326,6 +327,7 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 			burst:       -1,
 		},
 		quotas:  make(map[quotaKey]*quotaEntry),
+		buckets: make(map[bucketKey]*quotaEntry),
 		sweepAt: minSweep,
 	}
 	for _, o := range opts {
@@ -395,7 +397,7 @@ func (t *Transport) lookUp(k quotaKey, req *http.Request) *quota {
 			if t.cfg.keyFunc == nil {
 				name = k.scheme + "://" + k.host
 			}
-			e = &quotaEntry{key: k, q: newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))}
+			e = &quotaEntry{key: k, q: newQuota(name, req.URL.Host, &t.cfg, t.metrics.host(req.URL.Host))}
 			t.quotas[k] = e
 		}
 		t.last.Store(e)
@@ -420,13 +422,33 @@ const minSweep = 1024
 // minSweep. It requires t.mu held.
 func (t *Transport) sweep(now time.Time) {
 	busy := 0
+	// Keys that share a bucket share an entry: each entry is judged once.
+	var shared map[*quotaEntry]bool
+	if len(t.buckets) > 0 {
+		shared = make(map[*quotaEntry]bool)
+	}
 	for k, e := range t.quotas {
-		switch idle, seen := e.q.Idle(now); {
+		idle, seen, judged := false, false, false
+		if shared != nil {
+			idle, judged = shared[e]
+		}
+		if !judged {
+			idle, seen = e.q.Idle(now)
+			if shared != nil {
+				shared[e] = idle
+			}
+		}
+		switch {
 		case idle:
 			delete(t.quotas, k)
 			t.last.CompareAndSwap(e, nil)
 		case seen:
 			busy++
+		}
+	}
+	for b, e := range t.buckets {
+		if shared[e] {
+			delete(t.buckets, b)
 		}
 	}
 	t.sweepAt = len(t.quotas) + max(minSweep, busy)
@@ -534,6 +556,9 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	end := now.Add(took)
 	if a := q.observe(&tk, resp, end); a != 0 {
 		hm.anomalies(a)
+	}
+	if resp != nil && q.bucketed.Load() {
+		t.bucketNews(q, req, resp, end)
 	}
 	if emitting {
 		t.emitResponse(c, req, n, resp, err, end.Sub(tk.Sent()))

@@ -1,6 +1,7 @@
 package ratehttp
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -164,7 +165,8 @@ const (
 //  1. vendor, when X-Ratelimit is present and X-Ratelimit-Remaining is absent
 //     (GitHub also sends X-RateLimit-Used, but always with
 //     X-RateLimit-Remaining);
-//  2. IETF, when RateLimit is present;
+//  2. IETF, when RateLimit is present (none when the response comes from a
+//     cache: see [fromCache]);
 //  3. IETF in the form of draft 6, when RateLimit-Limit and RateLimit-Policy
 //     are present, or IETF old when RateLimit-Limit is present without a
 //     RateLimit-Policy (older drafts, GitLab);
@@ -233,6 +235,31 @@ func parseSignalDetail(h http.Header, code int, now time.Time, d *detail) signal
 	return s
 }
 
+// canonical returns a copy of h with its names in canonical form, when one
+// of them begins with a lower-case letter, as a base transport other than
+// net/http's may leave them (net/http canonicalises the names it reads from
+// the wire); nil otherwise. Only the first letter of each name is looked at,
+// but that is a walk over the map: the quota calls it only until it knows
+// which kind of names its base gives (see quota.names).
+func canonical(h http.Header) http.Header {
+	lower := false
+	for k := range h {
+		if k != "" && 'a' <= k[0] && k[0] <= 'z' {
+			lower = true
+			break
+		}
+	}
+	if !lower {
+		return nil
+	}
+	c := make(http.Header, len(h))
+	for k, v := range h {
+		ck := http.CanonicalHeaderKey(k)
+		c[ck] = append(c[ck], v...)
+	}
+	return c
+}
+
 // readRetryAfter reads Retry-After, as [parseSignal] documents.
 func (s *signal) readRetryAfter(h http.Header, now time.Time) {
 	if v, ok := s.lookup(h, "Retry-After"); ok {
@@ -257,8 +284,14 @@ func (s *signal) detect(h http.Header, now time.Time, d *detail) {
 		s.parseVendor(h, vendor)
 		return
 	case len(h["Ratelimit"]) > 0:
+		if fromCache(h) {
+			return
+		}
 		s.dialect = dialectIETF
 	case len(h["Ratelimit-Limit"]) > 0:
+		if fromCache(h) {
+			return
+		}
 		if len(h["Ratelimit-Policy"]) == 0 {
 			s.dialect = dialectIETFOld
 			s.parseIETFOld(h, now)
@@ -287,6 +320,21 @@ func (s *signal) detect(h http.Header, now time.Time, d *detail) {
 		return
 	}
 	s.parsePolicies(h, now, d)
+}
+
+// fromCache reports whether a response comes from a cache: its Age is a
+// positive number of seconds. The IETF draft (11, section 7.3) says that the
+// RateLimit fields of such a response, which may be stale, should be
+// ignored; they are, as if absent. An Age that is not a number is not read.
+// Only the IETF dialects look: it costs them one map look-up, and the other
+// dialects none.
+func fromCache(h http.Header) bool {
+	v := h["Age"]
+	if len(v) == 0 {
+		return false
+	}
+	n, ok := parseHeaderInt(v[0], math.MaxInt64)
+	return ok && n > 0
 }
 
 // parsePolicies parses the dialects that may describe several policies, into
@@ -327,10 +375,14 @@ func (s *signal) parseVendor(h http.Header, limit []string) {
 	}
 }
 
-// parseIETF reads the RateLimit and RateLimit-Policy fields of drafts 7 on,
-// as lists of items that may be split over several lines, each item a
-// policy: a RateLimit item gives its remaining quota (r, required) and the
-// delay to its reset (t); the RateLimit-Policy item of the same name gives its
+// parseIETF reads the RateLimit and RateLimit-Policy fields of drafts 7 to
+// 11, as lists of items that may be split over several lines, each item a
+// policy: a RateLimit item gives its available quota (r, required) and its
+// effective window (t: draft 11's reading of what drafts 7 to 10 called the
+// delay to the reset, the seconds within which the client should use no more
+// than r; it is kept as the policy's reset, which the quota model treats as a
+// hint, never as a promise that the quota comes back: when it passes, one
+// request goes alone to learn the new r); the RateLimit-Policy item of the same name gives its
 // quota (q, required), window (w) and unit (qu, "requests" when absent).
 // Policy items that no RateLimit item names are policies too, with their
 // quota and window only, so that a tighter policy binds even when the server

@@ -1,6 +1,7 @@
 package ratehttp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -296,6 +297,24 @@ func dialectTests(t0 time.Time) []struct {
 				pol("bytes", unitOther, 65535, 0, 10*time.Second, t0.Add(10*time.Second)),
 				req("reqs", 100, 50, time.Minute, t0.Add(30*time.Second)),
 			}},
+		},
+		{
+			// A cached response's RateLimit fields may be stale: ignored
+			// (draft 11, section 7.3), its Retry-After still read.
+			name: "ietf from a cache",
+			give: setHeaders("Ratelimit", `"default";r=50;t=30`, "Ratelimit-Policy", `"burst";q=100;w=60`, "Age", "12", "Retry-After", "5"),
+			want: signal{count: -1, retryAfter: 5 * time.Second, hasRetryAfter: true},
+		},
+		{
+			name: "ietf old from a cache",
+			give: setHeaders("Ratelimit-Limit", "100", "Ratelimit-Remaining", "0", "Ratelimit-Reset", "30", "Age", "1"),
+			want: signal{count: -1},
+		},
+		{
+			// Age 0, or not a number: not from a cache.
+			name: "ietf age zero",
+			give: setHeaders("Ratelimit", `"default";r=50;t=30`, "Ratelimit-Policy", `"burst";q=100;w=60`, "Age", "0"),
+			want: signal{dialect: dialectIETF, limit: 100, count: 50, window: time.Minute, reset: t0.Add(30 * time.Second)},
 		},
 		{
 			name: "ietf more policies than kept",
@@ -747,3 +766,90 @@ func TestParseSignalSimulatedDialects(t *testing.T) {
 // dialect that sends Unix times: whole days, so that the boundaries of
 // minutes, hours and days stay where they were.
 const epochShift = 3653 * 24 * time.Hour
+
+// TestLowercaseNames: names held in memory in lower case, as a base
+// transport other than net/http's may leave them, are read as their
+// canonical forms; a key whose base gives canonical names stops looking
+// after its first answer without rate-limit headers.
+func TestLowercaseNames(t *testing.T) {
+	t0 := headersT0
+	h := http.Header{"x-ratelimit": {"100"}, "x-ratelimit-used": {"50"}, "x-ratelimit-window": {"minute"}, "retry-after": {"3"}}
+	c := canonical(h)
+	if c == nil {
+		t.Fatalf("canonical(%v) = nil, want a copy", h)
+	}
+	got := parseSignal(c, http.StatusTooManyRequests, t0)
+	want := signal{dialect: dialectVendor, limit: 100, count: 50, window: time.Minute, retryAfter: 3 * time.Second, hasRetryAfter: true}
+	if diff := diffSignal(got, want); diff != "" {
+		t.Errorf("parseSignal(canonical(%v)): %s", h, diff)
+	}
+	if c := canonical(http.Header{"Content-Type": {"text/plain"}, "X-Ratelimit": {"1"}}); c != nil {
+		t.Errorf("canonical of canonical names = %v, want nil (no copy)", c)
+	}
+
+	// Through a quota.
+	cfg := config{used: UsedRemaining, burst: -1, maxWait: time.Minute}
+	for _, tt := range []struct {
+		name      string
+		first     http.Header // the first answer
+		then      http.Header // the second answer, lower-case quota headers
+		wantLimit int64
+		wantNames uint32
+	}{
+		{"lower case from the start", h, h, 100, namesLower},
+		{"lower case after a plain answer", http.Header{"content-type": {"text/plain"}}, h, 100, namesLower},
+		{"canonical names first: no more looking", http.Header{"Content-Type": {"text/plain"}}, h, 0, namesAsIs},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQuota("k", "api.test", &cfg, nil)
+			for _, ans := range []http.Header{tt.first, tt.then} {
+				var tk ticket
+				if _, err := q.acquire(context.Background(), t0, call{cfg: &cfg}, &tk); err != nil {
+					t.Fatal(err)
+				}
+				q.observe(&tk, &http.Response{StatusCode: 200, Header: ans}, t0)
+			}
+			if v := q.View(t0); v.Limit != tt.wantLimit || q.names.Load() != tt.wantNames {
+				t.Errorf("limit %d, names %d; want %d, %d", v.Limit, q.names.Load(), tt.wantLimit, tt.wantNames)
+			}
+		})
+	}
+}
+
+// FuzzParseSignalNames fuzzes the names as well as the values, in any case,
+// with Age beside them: whatever the names, parsing never panics, and when
+// every name begins in lower case (as a base transport other than net/http's
+// may leave them) the signal read through canonical is the one read from
+// their canonical forms.
+func FuzzParseSignalNames(f *testing.F) {
+	f.Add("x-ratelimit", "100", "x-ratelimit-used", "50", "retry-after", "3")
+	f.Add("ratelimit", `"default";r=50;t=30`, "ratelimit-policy", `"burst";q=100;w=60`, "age", "12")
+	f.Add("Ratelimit", `"default";r=50;t=30`, "Age", "0", "X-Ratelimit-Limit", "10")
+	f.Add("x-RateLimit-Remaining", "5", "X-Ratelimit-Limit", "10", "", "")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
+		t0 := headersT0
+		h := http.Header{}
+		for _, kv := range [][2]string{{k1, v1}, {k2, v2}, {k3, v3}} {
+			h[kv[0]] = append(h[kv[0]], kv[1])
+		}
+		got := parseSignal(h, http.StatusTooManyRequests, t0)
+		if l := canonical(h); l != nil {
+			got = parseSignal(l, http.StatusTooManyRequests, t0)
+		}
+		c := http.Header{}
+		allLower := true
+		for k, v := range h {
+			allLower = allLower && k != "" && 'a' <= k[0] && k[0] <= 'z'
+			ck := http.CanonicalHeaderKey(k)
+			c[ck] = append(c[ck], v...)
+		}
+		// Names that differ only in case merge into one in c, in an
+		// order of their own: compare only when none merged.
+		if !allLower || len(c) != len(h) {
+			return
+		}
+		if want := parseSignal(c, http.StatusTooManyRequests, t0); diffSignal(got, want) != "" {
+			t.Errorf("parseSignal(%q) = %+v, want %+v (its canonical names)", h, got, want)
+		}
+	})
+}

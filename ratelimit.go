@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	iquota "github.com/ratehttp/ratehttp/internal/quota"
@@ -36,10 +37,27 @@ type quota struct {
 	iquota.Key
 	key string
 	hm  *hostMetrics
+	// names says what kind of header names the base gives this key's
+	// answers (see headerOf): unknown until an answer without any
+	// rate-limit header under its names as held comes; then namesAsIs
+	// when they were canonical, or namesLower when one began in lower case.
+	names atomic.Uint32
+	// host is the host of the requests that made the quota; bucketed says
+	// that its answers name a shared bucket (Discord's X-RateLimit-Bucket):
+	// the Transport then reads every answer's bucket (see bucketNews).
+	host     string
+	bucketed atomic.Bool
 }
 
-func newQuota(key string, opts *config, hm *hostMetrics) *quota {
-	q := &quota{key: key, hm: hm}
+// Kinds of header names (see quota.names).
+const (
+	namesUnknown = iota
+	namesAsIs
+	namesLower
+)
+
+func newQuota(key, host string, opts *config, hm *hostMetrics) *quota {
+	q := &quota{key: key, host: host, hm: hm}
 	q.Init(opts.engineConfig())
 	return q
 }
@@ -62,14 +80,15 @@ func (c *config) engineConfig() *iquota.Config {
 // ticket is a request's slot, from acquire to observe.
 type ticket = iquota.Ticket
 
-// acquire waits until the request may be sent and returns its ticket (see
-// iquota.Key.Acquire). A wait that cannot end in time is a *RateLimitError.
-func (q *quota) acquire(ctx context.Context, now time.Time, c call) (ticket, time.Duration, error) {
-	t, waited, err := q.Acquire(ctx, now, c.want(), c.maxWait())
+// acquire waits until the request may be sent and fills t with its ticket
+// (see iquota.Key.Acquire). A wait that cannot end in time is a
+// *RateLimitError.
+func (q *quota) acquire(ctx context.Context, now time.Time, c call, t *ticket) (time.Duration, error) {
+	waited, err := q.Acquire(ctx, now, c.want(), c.maxWait(), t)
 	if err != nil {
 		err = q.refusal(err)
 	}
-	return t, waited, err
+	return waited, err
 }
 
 // refusal is the error of a request the engine refused with err: a
@@ -93,9 +112,20 @@ func (q *quota) observe(t *ticket, resp *http.Response, now time.Time) anomaly {
 	if q.Skip(t, resp.StatusCode, now) {
 		return 0
 	}
-	sig := parseSignal(resp.Header, resp.StatusCode, now)
+	h := resp.Header
+	sig := parseSignal(h, resp.StatusCode, now)
+	if sig.dialect == dialectNone && q.names.Load() != namesAsIs {
+		if h = q.lowerNames(h); h != nil {
+			sig = parseSignal(h, resp.StatusCode, now)
+		} else {
+			h = resp.Header
+		}
+	}
+	if sig.dialect == dialectGitHub && len(h["X-Ratelimit-Bucket"]) > 0 && !q.bucketed.Load() {
+		q.bucketed.Store(true)
+	}
 	if multiPolicy(sig.dialect) {
-		return q.observeDetail(t, resp, now)
+		return q.observeDetail(t, h, resp.StatusCode, now)
 	}
 	o := observation(resp.StatusCode, &sig)
 	if q.Observe(t, &o, now) {
@@ -107,18 +137,36 @@ func (q *quota) observe(t *ticket, resp *http.Response, now time.Time) anomaly {
 // observeDetail is observe for an answer whose dialect may describe several
 // policies: the ones that do not bind become the engine's gates. It is apart
 // so that the others do not pay for the detail.
-func (q *quota) observeDetail(t *ticket, resp *http.Response, now time.Time) anomaly {
+func (q *quota) observeDetail(t *ticket, h http.Header, code int, now time.Time) anomaly {
 	var (
 		det detail
 		ps  [iquota.MaxPolicies]iquota.Policy
 	)
-	sig := parseSignalDetail(resp.Header, resp.StatusCode, now, &det)
-	o := observation(resp.StatusCode, &sig)
+	sig := parseSignalDetail(h, code, now, &det)
+	o := observation(code, &sig)
 	o.Policies = det.gates(ps[:0])
 	if q.Observe(t, &o, now) {
 		sig.anomalies |= anomalyRetryAfter
 	}
 	return sig.anomalies
+}
+
+// lowerNames returns h with canonical names when the key's base gives names
+// that begin in lower case (an in-memory base other than net/http's, which
+// canonicalises the names it reads), nil when its names are canonical. It
+// looks at the names of the key's first answers that carry no rate-limit
+// header under their names as held, until one shows which kind the base
+// gives: a walk over the map, which an answer without rate-limit headers
+// (a server that sends none) then no longer pays for.
+func (q *quota) lowerNames(h http.Header) http.Header {
+	c := canonical(h)
+	switch {
+	case c != nil:
+		q.names.Store(namesLower)
+	case len(h) > 0:
+		q.names.Store(namesAsIs)
+	}
+	return c
 }
 
 // observation is what sig tells the engine of an answer with status code.

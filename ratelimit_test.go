@@ -351,7 +351,7 @@ func TestQueueLeave(t *testing.T) {
 		if order := sent.get(); len(order) != 2 {
 			t.Errorf("sent %v before the reset, want [0 1]", order)
 		}
-		q := rt.quotaFor(&http.Request{URL: &url.URL{Scheme: "http", Host: "api.test"}}, time.Now())
+		q, _ := rt.quotaFor(&http.Request{URL: &url.URL{Scheme: "http", Host: "api.test"}})
 		if v := q.View(time.Now()); v.Waiting != 4 {
 			t.Errorf("waiting = %d, want 4", v.Waiting)
 		}

@@ -126,6 +126,7 @@ type Transport struct {
 
 	mu      sync.RWMutex
 	quotas  map[quotaKey]*quotaEntry
+	buckets map[bucketKey]*quotaEntry  // the quota of each bucket a server named (see bucketNews); requires mu held
 	sweepAt int                        // len(quotas) at which idle quotas are next forgotten; requires mu held
 	last    atomic.Pointer[quotaEntry] // the quota used last: most clients talk to one host
 	clock   clock
@@ -326,6 +327,7 @@ func New(base http.RoundTripper, opts ...Option) *Transport {
 			burst:       -1,
 		},
 		quotas:  make(map[quotaKey]*quotaEntry),
+		buckets: make(map[bucketKey]*quotaEntry),
 		sweepAt: minSweep,
 	}
 	for _, o := range opts {
@@ -350,16 +352,33 @@ func (t *Transport) CloseIdleConnections() {
 	}
 }
 
-// quotaFor returns the quota of req's key, creating it on first use. now is
-// the current time, for forgetting idle quotas (see sweep).
-func (t *Transport) quotaFor(req *http.Request, now time.Time) *quota {
-	k := quotaKey{scheme: req.URL.Scheme, host: req.URL.Host}
-	if t.cfg.keyFunc != nil {
-		k = quotaKey{custom: t.cfg.keyFunc(req)}
+// quotaFor returns the quota of req's key, creating it on first use, and the
+// metrics of req's host (see hostMetricsFor).
+func (t *Transport) quotaFor(req *http.Request) (*quota, *hostMetrics) {
+	if t.cfg.keyFunc == nil {
+		// No key has a custom part: the scheme and host tell them apart.
+		// A quota made for req's host has that host's metrics.
+		u := req.URL
+		if e := t.last.Load(); e != nil && e.key.host == u.Host && e.key.scheme == u.Scheme {
+			return e.q, e.q.hm
+		}
+		q := t.lookUp(quotaKey{scheme: u.Scheme, host: u.Host}, req)
+		return q, q.hm
 	}
-	if e := t.last.Load(); e != nil && e.key.host == k.host && e.key.scheme == k.scheme && e.key.custom == k.custom {
-		return e.q
+	k := quotaKey{custom: t.cfg.keyFunc(req)}
+	var q *quota
+	if e := t.last.Load(); e != nil && e.key.custom == k.custom {
+		q = e.q
+	} else {
+		q = t.lookUp(k, req)
 	}
+	return q, t.hostMetricsFor(q, req)
+}
+
+// lookUp is quotaFor's slow path: the quota of key k, which is not the last
+// one used. It reads the clock only to forget idle quotas (see sweep), so
+// that the fast path does not carry the time.
+func (t *Transport) lookUp(k quotaKey, req *http.Request) *quota {
 	// last is stored under mu, so that it never holds a quota a sweep has
 	// just forgotten.
 	t.mu.RLock()
@@ -372,13 +391,13 @@ func (t *Transport) quotaFor(req *http.Request, now time.Time) *quota {
 		t.mu.Lock()
 		if e = t.quotas[k]; e == nil {
 			if len(t.quotas) >= t.sweepAt {
-				t.sweep(now)
+				t.sweep(time.Now())
 			}
 			name := k.custom
 			if t.cfg.keyFunc == nil {
 				name = k.scheme + "://" + k.host
 			}
-			e = &quotaEntry{key: k, q: newQuota(name, &t.cfg, t.metrics.host(req.URL.Host))}
+			e = &quotaEntry{key: k, q: newQuota(name, req.URL.Host, &t.cfg, t.metrics.host(req.URL.Host))}
 			t.quotas[k] = e
 		}
 		t.last.Store(e)
@@ -403,13 +422,33 @@ const minSweep = 1024
 // minSweep. It requires t.mu held.
 func (t *Transport) sweep(now time.Time) {
 	busy := 0
+	// Keys that share a bucket share an entry: each entry is judged once.
+	var shared map[*quotaEntry]bool
+	if len(t.buckets) > 0 {
+		shared = make(map[*quotaEntry]bool)
+	}
 	for k, e := range t.quotas {
-		switch idle, seen := e.q.Idle(now); {
+		idle, seen, judged := false, false, false
+		if shared != nil {
+			idle, judged = shared[e]
+		}
+		if !judged {
+			idle, seen = e.q.Idle(now)
+			if shared != nil {
+				shared[e] = idle
+			}
+		}
+		switch {
 		case idle:
 			delete(t.quotas, k)
 			t.last.CompareAndSwap(e, nil)
 		case seen:
 			busy++
+		}
+	}
+	for b, e := range t.buckets {
+		if shared[e] {
+			delete(t.buckets, b)
 		}
 	}
 	t.sweepAt = len(t.quotas) + max(minSweep, busy)
@@ -426,11 +465,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	start := t.clock.now()
 	c := t.newCall(req.Context())
-	q := t.quotaFor(req, start)
-	hm := t.hostMetricsFor(q, req)
+	q, hm := t.quotaFor(req)
 	hm.inflight(1)
 	defer hm.inflight(-1) // also when the base panics
-	resp, end, sent, err := t.attempt(req, q, hm, start, c, 1)
+	resp, took, sent, err := t.attempt(req, q, hm, start, c, 1)
 	switch {
 	case t.retryable(req, c, resp, err):
 		if sent {
@@ -439,9 +477,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err = t.retry(req, q, c, resp, err)
 		hm.request(req.Method, statusOf(resp), err, time.Since(start))
 	case sent:
-		hm.single(req.Method, statusOf(resp), err, end.Sub(start))
+		hm.single(req.Method, statusOf(resp), err, took)
 	default:
-		hm.request(req.Method, statusOf(resp), err, end.Sub(start))
+		hm.request(req.Method, statusOf(resp), err, took)
 	}
 	if err == nil && t.cfg.apiErrors && resp.StatusCode >= 400 {
 		return nil, t.apiError(q, resp)
@@ -451,23 +489,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // attempt sends req once, as attempt n of call c, after waiting for the
 // quota, and folds the outcome into the quota. now is the current time, and
-// end the time the outcome came (the clock is read as little as possible: it
-// is slow on some machines). sent reports whether the base transport was
-// called; when it was not, attempt closes req.Body. The caller records the
-// attempt in the metrics.
-func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time, c call, n int) (resp *http.Response, end time.Time, sent bool, err error) {
+// took the time from now until the outcome came (the clock is read as little
+// as possible: it is slow on some machines). sent reports whether the base
+// transport was called; when it was not, attempt closes req.Body. The caller
+// records the attempt in the metrics.
+func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now time.Time, c call, n int) (resp *http.Response, took time.Duration, sent bool, err error) {
 	var (
 		tk     ticket
 		waited time.Duration
 	)
 	if t.cfg.shared == nil {
-		// q.Acquire, not q.acquire: one copy of the ticket less on
-		// every request's path.
-		if tk, waited, err = q.Acquire(req.Context(), now, c.want(), c.maxWait()); err != nil {
+		// q.Acquire, not q.acquire: one call less on every request's
+		// path.
+		if waited, err = q.Acquire(req.Context(), now, c.want(), c.maxWait(), &tk); err != nil {
 			err = q.refusal(err)
 		}
 	} else {
-		tk, waited, err = t.admitShared(req, q, now, c)
+		waited, err = t.admitShared(req, q, now, c, &tk)
 	}
 	emitting := c.emitting()
 	if waited > 0 {
@@ -488,7 +526,7 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		if emitting {
 			c.emit(Event{Kind: EventRefused, Request: req, Attempt: n, Err: err, Wait: waited, Reason: reason})
 		}
-		return nil, time.Now(), false, err
+		return nil, time.Since(now), false, err
 	}
 	if emitting {
 		c.emit(Event{Kind: EventAttempt, Request: req, Attempt: n})
@@ -514,28 +552,32 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	if err == nil && resp == nil {
 		err = errNilResponse
 	}
-	end = now.Add(time.Since(now)) // the monotonic clock alone: cheaper
+	took = time.Since(now) // the monotonic clock alone: cheaper
+	end := now.Add(took)
 	if a := q.observe(&tk, resp, end); a != 0 {
 		hm.anomalies(a)
+	}
+	if resp != nil && q.bucketed.Load() {
+		t.bucketNews(q, req, resp, end)
 	}
 	if emitting {
 		t.emitResponse(c, req, n, resp, err, end.Sub(tk.Sent()))
 	}
-	return resp, end, true, err
+	return resp, took, true, err
 }
 
 // admitShared waits until req may be sent: for the shared budget, then for
-// q (see quota.acquire).
-func (t *Transport) admitShared(req *http.Request, q *quota, now time.Time, c call) (ticket, time.Duration, error) {
+// q (see quota.acquire, which fills tk).
+func (t *Transport) admitShared(req *http.Request, q *quota, now time.Time, c call, tk *ticket) (time.Duration, error) {
 	waited, err := t.takeShared(req.Context(), t.cfg.shared, req, q, c)
 	if err != nil {
-		return ticket{}, waited, err
+		return waited, err
 	}
 	if waited > 0 {
 		now = time.Now()
 	}
-	tk, w, err := q.acquire(req.Context(), now, c)
-	return tk, waited + w, err
+	w, err := q.acquire(req.Context(), now, c, tk)
+	return waited + w, err
 }
 
 // emitResponse emits the events of attempt n's outcome, which took d.

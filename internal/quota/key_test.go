@@ -53,7 +53,8 @@ var one = Want{Cost: 1}
 
 // acquire takes a ticket of cost one, within two minutes.
 func acquire(q *Key, now time.Time) (Ticket, error) {
-	tk, _, err := q.Acquire(context.Background(), now, one, 2*time.Minute)
+	var tk Ticket
+	_, err := q.Acquire(context.Background(), now, one, 2*time.Minute, &tk)
 	return tk, err
 }
 
@@ -288,7 +289,7 @@ func TestLane(t *testing.T) {
 			t.Fatalf("lane %+v after the pause, want one until the reset %v", l, q.resetAt)
 		}
 		time.Sleep(time.Until(q.resetAt))
-		if _, ok := q.fromLane(time.Now()); ok {
+		if q.fromLane(time.Now(), new(Ticket)) {
 			t.Errorf("lane request at the estimated reset, want the locked path")
 		}
 
@@ -577,7 +578,7 @@ func TestCancelledHeadKeepsPace(t *testing.T) {
 		ctxB, cancelB := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() {
-			_, _, err := q.Acquire(ctxB, time.Now(), one, time.Hour) // the head, until cancelled
+			_, err := q.Acquire(ctxB, time.Now(), one, time.Hour, new(Ticket)) // the head, until cancelled
 			done <- err
 		}()
 		time.Sleep(100 * time.Millisecond)

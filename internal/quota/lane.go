@@ -30,16 +30,16 @@ type lane struct {
 	tmpl Ticket       // the routine fields of its tickets; no lane crosses tmpl.resetAt
 }
 
-// fromLane takes a ticket from the open lane, if there is one with a token
-// left at now.
-func (q *Key) fromLane(now time.Time) (Ticket, bool) {
+// fromLane takes a ticket from the open lane into t, if there is one with a
+// token left at now, and reports whether it did; t is left alone otherwise.
+func (q *Key) fromLane(now time.Time, t *Ticket) bool {
 	l := q.lane.Load()
 	if l == nil || l.left.Load() <= 0 || !now.Before(l.tmpl.resetAt) || l.left.Add(-1) < 0 {
-		return Ticket{}, false
+		return false
 	}
-	t := l.tmpl
+	*t = l.tmpl
 	t.seq, t.tokens, t.sent, t.conc = q.seq.Add(1)-1, q.tokenSeq.Load(), now, int(q.inflight.Add(1))
-	return t, true
+	return true
 }
 
 // closeLane closes the open lane, if any. It requires q.mu held.

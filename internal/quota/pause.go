@@ -64,3 +64,16 @@ func (q *Key) bounds(now time.Time) Bounds {
 	}
 	return Bounds{Pace: pace, Slot: q.slot(), MaxInterval: limit}
 }
+
+// Pause holds every request of the key until until, as a Retry-After does:
+// for a limit the server applies beyond the key (Discord's global one, which
+// one key's 429 reports for all). An earlier instant than the pause already
+// running changes nothing.
+func (q *Key) Pause(until time.Time) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if until.After(q.pauseUntil) {
+		q.pauseUntil = until
+		q.renew(q.pace(until))
+	}
+}

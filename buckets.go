@@ -24,6 +24,12 @@ import (
 // A Transport keeps at most maxSharedBuckets buckets; a bucket named after that is
 // not shared. A bucket is forgotten with its quota (see sweep).
 
+// bucketNamed is the bit of quota.observe's result that says the answer
+// names a bucket or a global limit: no anomaly (no metric counts it), but
+// news for bucketNews, found where the headers are read, so that the answers
+// that name none cost the Transport nothing more.
+const bucketNamed anomaly = 1 << 15
+
 // bucketKey names a bucket of a host.
 type bucketKey struct{ host, id string }
 
@@ -37,7 +43,7 @@ const maxBucketID = 128
 // bucketNews folds the bucket headers of resp, the answer to req sent under
 // q, received at now, into the Transport: a global 429 pauses q's host, and
 // q's key shares the quota of the bucket the answer names. It runs only for
-// quotas whose answers have named a bucket (quota.bucketed).
+// answers read that name one or the other (see bucketNamed).
 func (t *Transport) bucketNews(q *quota, req *http.Request, resp *http.Response, now time.Time) {
 	h := resp.Header
 	if resp.StatusCode == http.StatusTooManyRequests && globalLimit(h) {

@@ -42,11 +42,8 @@ type quota struct {
 	// rate-limit header under its names as held comes; then namesAsIs
 	// when they were canonical, or namesLower when one began in lower case.
 	names atomic.Uint32
-	// host is the host of the requests that made the quota; bucketed says
-	// that its answers name a shared bucket (Discord's X-RateLimit-Bucket):
-	// the Transport then reads every answer's bucket (see bucketNews).
-	host     string
-	bucketed atomic.Bool
+	// host is the host of the requests that made the quota.
+	host string
 }
 
 // Kinds of header names (see quota.names).
@@ -103,7 +100,9 @@ func (q *quota) refusal(err error) error {
 
 // observe folds the outcome of the request behind t into the quota: resp, or
 // none. It returns the anomalies of the response's headers: none when there
-// was no response, or when it went unread (see iquota.Key.Skip).
+// was no response, or when it went unread (see iquota.Key.Skip); and
+// bucketNamed, which is no anomaly, when the answer names a bucket or a
+// global limit, for the Transport (see bucketNews).
 func (q *quota) observe(t *ticket, resp *http.Response, now time.Time) anomaly {
 	if resp == nil {
 		q.Fail(t, now)
@@ -121,15 +120,16 @@ func (q *quota) observe(t *ticket, resp *http.Response, now time.Time) anomaly {
 			h = resp.Header
 		}
 	}
-	if sig.dialect == dialectGitHub && len(h["X-Ratelimit-Bucket"]) > 0 && !q.bucketed.Load() {
-		q.bucketed.Store(true)
-	}
 	if multiPolicy(sig.dialect) {
 		return q.observeDetail(t, h, resp.StatusCode, now)
 	}
 	o := observation(resp.StatusCode, &sig)
 	if q.Observe(t, &o, now) {
 		sig.anomalies |= anomalyRetryAfter
+	}
+	if sig.dialect == dialectGitHub && len(h["X-Ratelimit-Bucket"]) > 0 ||
+		resp.StatusCode == http.StatusTooManyRequests && globalLimit(h) {
+		sig.anomalies |= bucketNamed
 	}
 	return sig.anomalies
 }

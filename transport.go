@@ -555,10 +555,10 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	took = time.Since(now) // the monotonic clock alone: cheaper
 	end := now.Add(took)
 	if a := q.observe(&tk, resp, end); a != 0 {
-		hm.anomalies(a)
-	}
-	if resp != nil && q.bucketed.Load() {
-		t.bucketNews(q, req, resp, end)
+		if a&bucketNamed != 0 {
+			t.bucketNews(q, req, resp, end)
+		}
+		hm.anomalies(a) // counts the anomalies only
 	}
 	if emitting {
 		t.emitResponse(c, req, n, resp, err, end.Sub(tk.Sent()))

@@ -246,7 +246,9 @@ func (q *Key) tooLong(ctx context.Context, now time.Time, d, maxWait time.Durati
 func (q *Key) take(now time.Time, w Want) Ticket {
 	q.lastTake = now
 	t := Ticket{seq: q.seq.Add(uint64(w.Cost)) - 1, sent: now, conc: int(q.inflight.Add(1))}
-	q.sends.record(now, t.seq, t.seq+uint64(w.Cost), q.window)
+	if q.sends != nil {
+		q.sends.record(now, t.seq, t.seq+uint64(w.Cost), q.window)
+	}
 	if w.Tokens != 0 {
 		t.tokens = q.tokenSeq.Add(w.Tokens)
 	} else {

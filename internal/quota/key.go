@@ -108,8 +108,10 @@ type Key struct {
 	// its capacity per window.
 	refill refillMeter
 	// sends bounds what a sliding window can have freed (see
-	// sendlog.go): the requests taken under mu, by instant.
-	sends sendLog
+	// sendlog.go): the requests taken under mu, by instant. It is made
+	// once the quota's limit and window are known (4 KiB: a key whose
+	// server sends no quota pays nothing).
+	sends *sendLog
 
 	// Budget. seq numbers the requests as they take their slot; it is
 	// atomic for the lane.

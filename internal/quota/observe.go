@@ -101,6 +101,12 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 			q.window, q.windowGuessed = w, true
 		}
 	}
+	if q.sends == nil && q.limit > 0 && q.window > 0 {
+		// The first request that brought the quota went alone (probeFirst):
+		// logged now, the log holds every request taken under mu.
+		q.sends = new(sendLog)
+		q.sends.record(t.sent, t.seq, t.seq+1, q.window)
+	}
 	if q.limit > 0 && q.window > 0 && q.resetAt.IsZero() {
 		// First guess: windows aligned to the unit's UTC boundaries.
 		q.phase = aligned(now, q.window)

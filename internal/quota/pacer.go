@@ -75,17 +75,16 @@ func (q *Key) slotRate() float64 {
 	return r
 }
 
-// margin is the share of the slot rate the pace uses: all of it, but where
-// a sliding window may be paced at its own rate (limit per window), where
-// no refill was measured to beat it. Paced at exactly limit per window,
-// such a window is full at every instant: a weighted two-window counter
-// that rounds its count or started its first window with our first request
-// refuses the next request at a boundary, and its Retry-After may be a
-// whole window. So one request of each window is left unused, a tenth of
-// them at most. It requires q.mu held and a window.
+// margin is the share of the slot rate the pace uses: all of it, except for
+// a sliding window paced at its own rate (limit per window: no faster
+// refill was measured). Paced at exactly that rate, such a window is full at
+// every instant: a weighted two-window counter that rounds its count, or
+// that began its first window before our first request, refuses the next
+// request at a boundary, and its Retry-After may be a whole window. So one
+// request of each window is left unused, a tenth of them at most. It
+// requires q.mu held and a window.
 func (q *Key) margin() float64 {
-	own := q.family == FamilySlidingWindow
-	if !own || q.slotRate() > float64(q.limit)/q.window.Seconds() {
+	if q.family != FamilySlidingWindow || q.slotRate() > float64(q.limit)/q.window.Seconds() {
 		return 1
 	}
 	return 1 - 1/float64(max(q.limit, 10))

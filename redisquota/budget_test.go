@@ -110,8 +110,11 @@ func TestBudgetFleet(t *testing.T) {
 	wg.Wait()
 	total := got[0] + got[1]
 	t.Logf("granted in 1s: %v", got)
-	if total > 400 || total < 390 {
-		t.Errorf("two budgets were granted %d in one second, want 390 to 400", total)
+	// At most the quota, always; at least most of it, in real time on a
+	// machine that may be busy: only a gross miss fails (390 to 400 is
+	// what an idle machine gives).
+	if total > 400 || total < 360 {
+		t.Errorf("two budgets were granted %d in one second, want 360 to 400", total)
 	}
 	if lo, hi := min(got[0], got[1]), max(got[0], got[1]); float64(hi) > 1.1*float64(lo) {
 		t.Errorf("shares %v, want within 10%% of each other", got)

@@ -25,11 +25,13 @@ func (q *Key) budget(now time.Time) float64 {
 		// frees no slot before the request that took it is a window
 		// old: a burst comes back a window later, not at the rate. (A
 		// window only guessed may be a bucket's, whose refill owes
-		// nothing to when we sent.)
+		// nothing to when we sent; and once other clients are seen
+		// taking from the quota, their requests free slots too, which
+		// our log does not know.)
 		cur := q.seq.Load()
 		sent := float64(cur - q.anchorSeq - 1)
 		earned := math.Floor(age * q.slotRate())
-		if q.family == FamilySlidingWindow && !q.windowGuessed && q.sends != nil {
+		if q.family == FamilySlidingWindow && !q.windowGuessed && q.sends != nil && q.otherRate == 0 {
 			earned = min(earned, q.sends.freed(q.anchorSent, now, q.window, cur))
 		}
 		b = min(float64(q.anchorRem)+earned, float64(q.limit)) - sent

@@ -66,9 +66,18 @@ func (t *Transport) bucketNews(q *quota, req *http.Request, resp *http.Response,
 	}
 	k := quotaKey{custom: t.cfg.keyFunc(req)}
 	bk := bucketKey{host: q.host, id: id}
+	// Once a key shares its bucket's quota, every answer says so again:
+	// that is read under the read lock, and only news takes the write lock
+	// that quotaFor's slow path waits on.
+	t.mu.RLock()
+	owner, e := t.buckets[bk], t.quotas[k]
+	t.mu.RUnlock()
+	if owner != nil && owner == e {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	e := t.quotas[k]
+	e = t.quotas[k]
 	if e == nil || e.q != q {
 		return // the key was forgotten, or moved, meanwhile
 	}

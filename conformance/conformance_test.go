@@ -11,9 +11,7 @@ import (
 // misses grossly today, with the reason: an open defect of issue 18, listed
 // so that CI still fails on every other gross miss, on any storm and on too
 // many 429s in every case. A case leaves the list when it meets the bound.
-var knownShortfall = map[string]string{
-	"httprate": "issue 18: 71-73% in 10 s runs: at the first window's end its weighted count of our 40 requests rounds to 40, and the one 429 costs a Retry-After of the whole 2 s window",
-}
+var knownShortfall = map[string]string{}
 
 // onlyShortfall reports whether the gross misses are all of the share of the
 // allowance used.

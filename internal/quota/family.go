@@ -11,14 +11,19 @@ import "strconv"
 type Family uint8
 
 const (
-	// FamilyUnknown: no answer yet.
+	// FamilyUnknown: no answer yet, or (inside the engine) no reset and
+	// no slide seen yet. Its rules are a fixed window's, except that a
+	// window guessed from resets that hold still is paced one request
+	// short of its rate (see margin): at the first boundary of a weighted two-window
+	// counter, a window spent in full refuses the next request. Every
+	// quota starts here.
 	FamilyUnknown Family = iota
 	// FamilyNoHeaders: the server reports no quota; the guard alone
 	// paces the key.
 	FamilyNoHeaders
 	// FamilyFixedWindow: remaining falls with our requests and jumps
 	// back at a reset, whose phase the server reports or the key learns
-	// from the jumps (window.go). Every quota starts here.
+	// from the jumps (window.go).
 	FamilyFixedWindow
 	// FamilySlidingWindow: remaining rises by small amounts between
 	// resets (two such rises that reordering does not explain), or a
@@ -55,10 +60,10 @@ func (q *Key) slots() bool {
 	return q.family == FamilySlidingWindow || q.family == FamilyBucket
 }
 
-// slide records that the server's slots come back one by one: a fixed window
-// becomes a sliding one; a bucket stays a bucket. It requires q.mu held.
+// slide records that the server's slots come back one by one: a window
+// (fixed or not yet known) becomes a sliding one; a bucket stays a bucket. It requires q.mu held.
 func (q *Key) slide() {
-	if q.family == FamilyFixedWindow {
+	if q.family == FamilyFixedWindow || q.family == FamilyUnknown {
 		q.family = FamilySlidingWindow
 	}
 }

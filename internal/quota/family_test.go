@@ -51,33 +51,39 @@ func TestFamily(t *testing.T) {
 	}
 }
 
-// TestSlidingPaceMargin: a window that slides, or one only guessed, is paced
-// one request of its window short of its rate (a tenth at most); a fixed
-// window, a bucket, and a refill measured faster than the window's rate are
-// paced at their rate.
+// TestSlidingPaceMargin: a window that slides, or one guessed from resets
+// until a reset shows its family, is paced one request of its window short
+// of its rate (a tenth at most); a fixed window, a bucket, and a refill
+// measured faster than the window's rate are paced at their rate.
 func TestSlidingPaceMargin(t *testing.T) {
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name      string
 		family    Family
-		guessed   bool
+		guessed   bool // the window is guessed from resets
+		held      bool // that hold still
 		limit     int64
 		refill    float64
 		wantRate  float64
 		wantBurst int
 	}{
-		{"fixed window", FamilyFixedWindow, false, 40, 0, 20, 10},
-		{"sliding window", FamilySlidingWindow, false, 40, 0, 19.5, 1},
-		{"sliding window, small limit", FamilySlidingWindow, false, 4, 0, 1.8, 1},
-		{"window guessed", FamilyFixedWindow, true, 40, 0, 20, 1},
-		{"window guessed, faster refill", FamilySlidingWindow, true, 40, 30, 30, 1},
-		{"bucket", FamilyBucket, false, 40, 0, 20, 1},
+		{"fixed window", FamilyFixedWindow, false, false, 40, 0, 20, 10},
+		{"sliding window", FamilySlidingWindow, false, false, 40, 0, 19.5, 1},
+		{"sliding window, small limit", FamilySlidingWindow, false, false, 4, 0, 1.8, 1},
+		{"window guessed, a reset seen", FamilyFixedWindow, true, false, 40, 0, 20, 1},
+		// go-chi/httprate: a window spent in full at 20/s, and the first
+		// request of the next was refused (Retry-After: 2 s).
+		{"window guessed, no reset seen", FamilyUnknown, true, true, 40, 0, 19.5, 1},
+		{"window guessed, resets recede (a bucket)", FamilyUnknown, true, false, 40, 0, 20, 1},
+		{"window sent, no reset seen", FamilyUnknown, false, false, 40, 0, 20, 10},
+		{"window guessed, faster refill", FamilySlidingWindow, true, false, 40, 30, 30, 1},
+		{"bucket", FamilyBucket, false, false, 40, 0, 20, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
 			q.known, q.limit, q.window, q.family = true, tt.limit, 2*time.Second, tt.family
-			q.windowGuessed, q.refill.rate = tt.guessed, tt.refill
+			q.windowGuessed, q.resetHeld, q.refill.rate = tt.guessed, tt.held, tt.refill
 			r, b := q.modelPace(t0)
 			if math.Abs(float64(r)-tt.wantRate) > 1e-9 || b != tt.wantBurst {
 				t.Errorf("modelPace = %v, %d; want %v, %d", r, b, tt.wantRate, tt.wantBurst)

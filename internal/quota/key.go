@@ -96,11 +96,16 @@ type Key struct {
 
 	// Window estimate. resetAt is the estimated end of the current window.
 	resetAt     time.Time
-	serverReset bool  // resetAt came from the server, not an estimate
-	phase       phase // when windows reset, as far as answers showed
+	serverReset bool // resetAt came from the server, not an estimate
+	// resetHeld: the server's reset was the same instant in two answers
+	// running, as a window's end is (a bucket's "full in" recedes with
+	// every answer).
+	resetHeld bool
+	phase     phase // when windows reset, as far as answers showed
 	// family is the kind of limiter the answers have shown so far,
-	// among those whose quota is known (see family.go): a fixed window
-	// until they show otherwise.
+	// among those whose quota is known (see family.go): unknown until a
+	// reset or a slide shows itself, and treated as a fixed window
+	// meanwhile.
 	family Family
 	// refill measures a bucket's refill (see refill.go), where one is
 	// known or likely: the pace and the budget's earning use it where it
@@ -176,7 +181,7 @@ type Key struct {
 
 // Init makes q a new key under cfg, which q keeps.
 func (q *Key) Init(cfg *Config) {
-	q.cfg, q.meaning, q.autoVal, q.family = cfg, cfg.Used, -1, FamilyFixedWindow
+	q.cfg, q.meaning, q.autoVal = cfg, cfg.Used, -1
 	q.lim, q.rate, q.burst = rate.NewLimiter(rate.Inf, 1), rate.Inf, 1
 	q.changed = make(chan struct{})
 }

@@ -77,6 +77,7 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	q.known = true
 	q.heardAt = now
 	windowProbe := q.probe == probeWindow
+	unsure := q.unsure()
 	q.probe = probeNone
 	q.noisy = sig.Anomalous
 	q.roll(now)
@@ -113,6 +114,7 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 		q.resetAt = q.phase.hi
 	}
 	if !sig.Reset.IsZero() && sig.Reset.After(now) {
+		q.resetHeld = q.serverReset && sig.Reset.Equal(q.resetAt)
 		q.resetAt = sig.Reset
 		q.serverReset = true
 	}
@@ -124,7 +126,7 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	}
 
 	// A new family may call for a new pace however close (see margin).
-	renew := first || q.undecided() || windowProbe || q.family != family
+	renew := first || q.undecided() || windowProbe || q.family != family || q.unsure() != unsure
 	ra, hasRA := time.Duration(-1), sig.HasRetryAfter
 	if hasRA {
 		if sig.RetryAfter <= q.longestRetryAfter() {

@@ -77,17 +77,26 @@ func (q *Key) slotRate() float64 {
 
 // margin is the share of the slot rate the pace uses: all of it, except for
 // a sliding window paced at its own rate (limit per window: no faster
-// refill was measured). Paced at exactly that rate, such a window is full at
+// refill was measured), and for a window guessed from resets that hold
+// still (unsure) until a reset shows its family. Paced at exactly that rate, a sliding window is full at
 // every instant: a weighted two-window counter that rounds its count, or
 // that began its first window before our first request, refuses the next
 // request at a boundary, and its Retry-After may be a whole window. So one
 // request of each window is left unused, a tenth of them at most. It
 // requires q.mu held and a window.
 func (q *Key) margin() float64 {
-	if q.family != FamilySlidingWindow || q.slotRate() > float64(q.limit)/q.window.Seconds() {
+	if q.family != FamilySlidingWindow && !q.unsure() || q.slotRate() > float64(q.limit)/q.window.Seconds() {
 		return 1
 	}
 	return 1 - 1/float64(max(q.limit, 10))
+}
+
+// unsure reports whether the key's window is guessed from resets that hold
+// still, a window's end (not a bucket's time until full, which recedes),
+// and no reset or slide has shown yet whether it is fixed or slides. It
+// requires q.mu held.
+func (q *Key) unsure() bool {
+	return q.family == FamilyUnknown && q.windowGuessed && q.resetHeld
 }
 
 // burstFor is how many requests may go at once after an idle spell: a

@@ -107,6 +107,8 @@ func (q *Key) shownFamily() Family {
 		return FamilyNoHeaders
 	case q.windowGuessed:
 		return FamilyBucket
+	case q.family == FamilyUnknown:
+		return FamilyFixedWindow // the rules it follows until it knows
 	}
 	return q.family
 }

@@ -22,12 +22,17 @@ func (q *Key) roll(now time.Time) {
 }
 
 // emptyUntil is when an exhausted budget may have refilled, always after now
-// (Acquire pauses until then). It requires q.mu held.
+// (Acquire pauses until then): a slot later in a sliding window or a
+// bucket, else at the reset: a little after it (resetSlack) when the server
+// sent it. It requires q.mu held.
 func (q *Key) emptyUntil(now time.Time) time.Time {
 	if q.slots() && q.limit > 0 && q.window > 0 {
 		// One slot, at least a millisecond: the slot of an absurd limit
 		// rounds down to nothing.
 		return now.Add(max(time.Duration(float64(time.Second)/q.slotRate()), time.Millisecond))
+	}
+	if q.serverReset {
+		return q.resetAt.Add(resetSlack(q.window))
 	}
 	if !q.resetAt.IsZero() {
 		return q.resetAt
@@ -36,6 +41,16 @@ func (q *Key) emptyUntil(now time.Time) time.Time {
 		return now.Add(q.window)
 	}
 	return now.Add(time.Second)
+}
+
+// resetSlack is how long after the reset the server sent a spent budget
+// waits:
+// a thousandth of the window, between a millisecond and 50 ms. A reset sent
+// in milliseconds (Discord's X-RateLimit-Reset-After: "0.733") may be up to
+// a millisecond early, and a request sent at that instant finds the window
+// still spent. It costs at most a thousandth of the window.
+func resetSlack(window time.Duration) time.Duration {
+	return min(max(window/1000, time.Millisecond), 50*time.Millisecond)
 }
 
 // phase bounds the instants at which a window of fixed length resets: one

@@ -45,3 +45,34 @@ func TestPhase(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyUntil: a spent budget waits for its refill: a little after the
+// reset a fixed window's server sent (a reset sent in milliseconds may be a
+// millisecond early: Discord's bucket drew a 429 at every other boundary),
+// at the reset it estimated, one slot in a sliding window.
+func TestEmptyUntil(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 1, 466_000_000, time.UTC)
+	reset := t0.Add(533 * time.Millisecond)
+	tests := []struct {
+		name   string
+		family Family
+		sent   bool // the server sent the reset
+		window time.Duration
+		want   time.Time
+	}{
+		{"fixed window of 2 s", FamilyFixedWindow, true, 2 * time.Second, reset.Add(2 * time.Millisecond)},
+		{"fixed window of 100 ms", FamilyFixedWindow, true, 100 * time.Millisecond, reset.Add(time.Millisecond)},
+		{"fixed window of an hour", FamilyFixedWindow, true, time.Hour, reset.Add(50 * time.Millisecond)},
+		{"fixed window of an hour, reset estimated", FamilyFixedWindow, false, time.Hour, reset},
+		{"sliding window of 2 s", FamilySlidingWindow, true, 2 * time.Second, t0.Add(200 * time.Millisecond)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			q.known, q.limit, q.window, q.family, q.resetAt, q.serverReset = true, 10, tt.window, tt.family, reset, tt.sent
+			if got := q.emptyUntil(t0); !got.Equal(tt.want) {
+				t.Errorf("emptyUntil = %v, want %v", got.Sub(t0), tt.want.Sub(t0))
+			}
+		})
+	}
+}

@@ -113,9 +113,9 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 		q.phase = aligned(now, q.window)
 		q.resetAt = q.phase.hi
 	}
-	if !sig.Reset.IsZero() && sig.Reset.After(now) {
-		q.resetHeld = q.serverReset && sig.Reset.Equal(q.resetAt)
-		q.resetAt = sig.Reset
+	if r := q.phase.hint(sig.Reset, now, q.window); !sig.Reset.IsZero() && r.After(now) {
+		q.resetHeld = q.serverReset && r.Equal(q.resetAt)
+		q.resetAt = r
 		q.serverReset = true
 	}
 
@@ -200,7 +200,17 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 		switch {
 		case rise+gap >= max(reorder+2, q.limit/4) && q.family != FamilyBucket:
 			jumped = true
-			if !q.serverReset && q.window > 0 {
+			switch {
+			case q.window <= 0:
+			case q.serverReset:
+				// The server's reset stands, unless this reset
+				// shows it rounded (see phase.hint). Only the
+				// newest reset counts: a window opened by the
+				// first request after the last one ended
+				// (ulule's) drifts later with every window.
+				q.phase = phase{lo: q.lastSent, hi: now, seen: true}
+				q.resetAt = q.phase.hint(q.resetAt, now, q.window)
+			default:
 				q.observeReset(q.lastSent, now)
 			}
 			// This request was counted in a new window.

@@ -59,6 +59,9 @@ func resetSlack(window time.Duration) time.Duration {
 // answers that show a reset did not happen yet.
 type phase struct {
 	lo, hi time.Time
+	// seen: a reset was seen to lie in the bounds; else they are a guess
+	// (aligned), narrowed at most by answers that showed no reset yet.
+	seen bool
 }
 
 // aligned is the first guess for windows of length w at now: their
@@ -86,8 +89,37 @@ func (p *phase) reset(lo, hi time.Time, w time.Duration) time.Time {
 		// Inconsistent with what we knew: trust the new observation.
 		nlo, nhi = lo, hi
 	}
-	p.lo, p.hi = nlo, nhi
+	p.lo, p.hi, p.seen = nlo, nhi, true
 	return nhi.Add(w)
+}
+
+// hint returns the instant to expect the reset that a server, answering at
+// now, reported at r, under windows of length w. A reset sent in whole
+// seconds may be rounded either way (ulule's X-RateLimit-Reset truncates,
+// go-limiter's HTTP date rounds up), a second early or late: a request sent
+// at a reset reported early finds the window still spent, and one that waits
+// for a reset reported late wastes the time between. So once a reset was
+// seen, a reported reset outside the bounds it learned, but within a second
+// of them, is taken to be theirs (their end, after which the reset surely
+// came); one inside them is the server's more precise word, and one further
+// off means the phase moved (a window opened by the first request after an
+// idle spell): both are taken as sent.
+func (p *phase) hint(r, now time.Time, w time.Duration) time.Time {
+	if !p.seen || w <= 0 {
+		return r
+	}
+	k := r.Sub(p.hi).Round(w) / w
+	lo, hi := p.lo.Add(k*w), p.hi.Add(k*w)
+	if !hi.After(now) {
+		lo, hi = lo.Add(w), hi.Add(w)
+	}
+	switch {
+	case r.After(lo) && !r.After(hi):
+		return r
+	case r.Before(lo) && lo.Sub(r) <= time.Second, r.After(hi) && r.Sub(hi) < time.Second:
+		return hi
+	}
+	return r
 }
 
 // notBy records that the reset expected next did not happen by t, under

@@ -13,7 +13,7 @@ func TestPhase(t *testing.T) {
 		return time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC).Add(time.Duration(s * float64(time.Second)))
 	}
 	const w = time.Minute
-	if got, want := aligned(at(17.3), w), (phase{lo: at(0), hi: at(60)}); got != want {
+	if got, want := aligned(at(17.3), w), (phase{lo: at(0), hi: at(60)}); got != want || got.seen {
 		t.Errorf("aligned(10:00:17.3) = %v, want %v", got, want)
 	}
 	tests := []struct {
@@ -24,11 +24,11 @@ func TestPhase(t *testing.T) {
 		wantPhase phase
 		wantNext  time.Time
 	}{
-		{"a reset off the guessed boundary replaces the guess", phase{at(0), at(60)}, 60.2, 60.5, 0, phase{at(60.2), at(60.5)}, at(120.5)},
-		{"a reset a window later narrows the bounds", phase{at(0.2), at(0.5)}, 60.3, 60.9, 0, phase{at(60.3), at(60.5)}, at(120.5)},
-		{"a reset within the bounds keeps them", phase{at(0.2), at(0.5)}, 120.1, 120.9, 0, phase{at(120.2), at(120.5)}, at(180.5)},
-		{"no reset by the bound: the next window's", phase{at(0), at(60)}, 0, 0, 60.7, phase{at(60.7), at(120)}, at(120)},
-		{"no reset by an instant inside the bounds", phase{at(59), at(61)}, 0, 0, 60, phase{at(60), at(61)}, at(61)},
+		{"a reset off the guessed boundary replaces the guess", phase{lo: at(0), hi: at(60)}, 60.2, 60.5, 0, phase{lo: at(60.2), hi: at(60.5)}, at(120.5)},
+		{"a reset a window later narrows the bounds", phase{lo: at(0.2), hi: at(0.5)}, 60.3, 60.9, 0, phase{lo: at(60.3), hi: at(60.5)}, at(120.5)},
+		{"a reset within the bounds keeps them", phase{lo: at(0.2), hi: at(0.5)}, 120.1, 120.9, 0, phase{lo: at(120.2), hi: at(120.5)}, at(180.5)},
+		{"no reset by the bound: the next window's", phase{lo: at(0), hi: at(60)}, 0, 0, 60.7, phase{lo: at(60.7), hi: at(120)}, at(120)},
+		{"no reset by an instant inside the bounds", phase{lo: at(59), hi: at(61)}, 0, 0, 60, phase{lo: at(60), hi: at(61)}, at(61)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,7 +39,7 @@ func TestPhase(t *testing.T) {
 			} else {
 				next = p.reset(at(tt.lo), at(tt.hi), w)
 			}
-			if p != tt.wantPhase || !next.Equal(tt.wantNext) {
+			if p.lo != tt.wantPhase.lo || p.hi != tt.wantPhase.hi || !next.Equal(tt.wantNext) {
 				t.Errorf("phase %v, next %v; want %v, %v", p, next, tt.wantPhase, tt.wantNext)
 			}
 		})
@@ -72,6 +72,39 @@ func TestEmptyUntil(t *testing.T) {
 			q.known, q.limit, q.window, q.family, q.resetAt, q.serverReset = true, 10, tt.window, tt.family, reset, tt.sent
 			if got := q.emptyUntil(t0); !got.Equal(tt.want) {
 				t.Errorf("emptyUntil = %v, want %v", got.Sub(t0), tt.want.Sub(t0))
+			}
+		})
+	}
+}
+
+// TestPhaseHint: a reset the server sent in whole seconds, rounded either
+// way, is read against the phase that resets seen taught: outside its
+// bounds by up to a second, it is the bounds' end; inside, it stands; and
+// so does any reset before a reset was seen, or one far off the phase.
+func TestPhaseHint(t *testing.T) {
+	at := func(s float64) time.Time {
+		return time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC).Add(time.Duration(s * float64(time.Second)))
+	}
+	tests := []struct {
+		name   string
+		give   phase
+		w      time.Duration
+		r, now float64
+		wantAt float64
+	}{
+		{"no reset seen: as sent", phase{lo: at(0), hi: at(2)}, 2 * time.Second, 39, 38, 39},
+		// ulule: windows of 2 s opened by a request; the reset a whole
+		// second, truncated. One seen in (37.958, 38.001].
+		{"truncated: the bounds' end", phase{lo: at(37.958), hi: at(38.001), seen: true}, 2 * time.Second, 39, 38.001, 40.001},
+		// go-limiter: windows of 1 s, the reset an HTTP date rounded up.
+		{"rounded up: the bounds' end", phase{lo: at(27.8), hi: at(27.845), seen: true}, time.Second, 29, 28, 28.845},
+		{"inside the bounds: as sent", phase{lo: at(59.5), hi: at(60.1), seen: true}, time.Minute, 120, 61, 120},
+		{"far off: as sent", phase{lo: at(0.2), hi: at(0.3), seen: true}, 10 * time.Second, 25, 21, 25},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.give.hint(at(tt.r), at(tt.now), tt.w); !got.Equal(at(tt.wantAt)) {
+				t.Errorf("hint = %v, want %v", got.Sub(at(0)), at(tt.wantAt).Sub(at(0)))
 			}
 		})
 	}

@@ -109,3 +109,34 @@ func TestPhaseHint(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncatedResetFollowsPhase: ulule's windows of 50 per 2 s open at
+// the first request after the last one ended, and its X-RateLimit-Reset is
+// that end truncated to the second. Once a reset was seen, the key expects
+// the next one a window after it, not at the truncated second: a spent
+// budget's first request went at the truncated second, into a 429.
+func TestTruncatedResetFollowsPhase(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 35, 957_000_000, time.UTC)
+	q := newKey(time.Minute)
+	answer := func(at time.Time, rem int64, end time.Time) {
+		q.mu.Lock()
+		tk := q.take(at, one)
+		q.mu.Unlock()
+		o := &Observation{Status: 200, Limit: 50, Count: rem, Reset: end.Truncate(time.Second)}
+		observe(q, tk, o, at.Add(4*time.Millisecond))
+	}
+	end := t0.Add(2 * time.Second)
+	for i := range 50 {
+		answer(t0.Add(time.Duration(i)*40*time.Millisecond), int64(49-i), end)
+	}
+	// The window ended at 37.957; the next opens with this request.
+	next := end.Add(42 * time.Millisecond)
+	answer(next, 49, next.Add(2*time.Second))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	lo, hi := next.Add(2*time.Second), next.Add(2*time.Second+4*time.Millisecond)
+	if q.resetAt.Before(lo) || q.resetAt.After(hi) {
+		t.Errorf("reset expected at %v, want in [%v, %v] (the server said %v)",
+			q.resetAt.Format("05.000"), lo.Format("05.000"), hi.Format("05.000"), next.Add(2*time.Second).Truncate(time.Second).Format("05.000"))
+	}
+}

@@ -144,3 +144,71 @@ func TestTokenQuotaRefill(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenWaitDoesNotQueue: a request that token gates hold waits out of
+// the queue: one that declares no tokens, sent while the other waits for
+// its tokens, goes at once, and the other goes when they have refilled.
+// Before, the second queued behind the first, for the first's whole wait.
+func TestTokenWaitDoesNotQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit, perSec = 10000, 10000.0 / 60
+		var mu sync.Mutex
+		level, last := float64(limit), time.Now()
+		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			now := time.Now()
+			level = min(level+perSec*now.Sub(last).Seconds(), limit)
+			last = now
+			n, _ := strconv.Atoi(r.Header.Get("Tokens"))
+			level = max(level-float64(n), 0)
+			h := http.Header{}
+			h.Set("X-Ratelimit-Limit-Requests", "1000")
+			h.Set("X-Ratelimit-Remaining-Requests", "999")
+			h.Set("X-Ratelimit-Reset-Requests", "60ms")
+			h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(limit))
+			h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(int(level)))
+			full := time.Duration((limit - level) / perSec * float64(time.Second)).Round(time.Millisecond)
+			h.Set("X-Ratelimit-Reset-Tokens", full.String())
+			return respond(r, http.StatusOK, h, ""), nil
+		})
+		rt := New(base, WithMaxWait(10*time.Second))
+		send := func(n int) error {
+			ctx := context.Background()
+			if n > 0 {
+				ctx = WithRequestOptions(ctx, TokenCost(n))
+			}
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/v1/chat", nil)
+			req.Header.Set("Tokens", strconv.Itoa(n))
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				return err
+			}
+			return resp.Body.Close()
+		}
+		if err := send(9500); err != nil {
+			t.Fatalf("RoundTrip(9500 tokens): %v", err)
+		}
+		start := time.Now()
+		var tokensWaited time.Duration
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := send(1000); err != nil {
+				t.Errorf("RoundTrip(1000 tokens with 500 left): %v", err)
+			}
+			tokensWaited = time.Since(start)
+		})
+		synctest.Wait() // it waits for its tokens
+		if err := send(0); err != nil {
+			t.Fatalf("RoundTrip(no tokens): %v", err)
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("a request that declares no tokens waited %v behind one that waits for its tokens, want no wait", waited)
+		}
+		wg.Wait()
+		// 500 more at 9,500 in 57 s: 3 s.
+		if tokensWaited < 2900*time.Millisecond || tokensWaited > 3100*time.Millisecond {
+			t.Errorf("RoundTrip(1000 tokens with 500 left) waited %v, want 3s", tokensWaited)
+		}
+	})
+}

@@ -78,12 +78,40 @@ func (q *Key) Acquire(ctx context.Context, now time.Time, wt Want, maxWait time.
 			}
 			slot = false
 		}
-		tk, ok, d, res := q.decide(now, slot, true, wt)
+		tk, ok, d, res, gated := q.decide(now, slot, true, wt)
 		if ok {
 			q.leave(w, now)
 			q.mu.Unlock()
 			*t = tk
 			return waited, nil
+		}
+		if gated {
+			// Held by token gates alone: wait out of the queue, so
+			// that the requests behind, which may declare nothing, do
+			// not wait for these tokens; then queue again.
+			q.leave(w, now)
+			w = nil
+			if err := q.tooLong(ctx, now, d, maxWait); err != nil {
+				q.mu.Unlock()
+				return waited, err
+			}
+			changed := q.changed
+			q.waiting.Add(1) // under mu, for idle
+			q.mu.Unlock()
+			start := time.Now()
+			_, err := Sleep(ctx, d, changed)
+			q.waiting.Add(-1)
+			waited += time.Since(start)
+			q.mu.Lock()
+			if err != nil {
+				q.mu.Unlock()
+				return waited, err
+			}
+			now, slot = time.Now(), false
+			if q.head != nil {
+				w = q.enqueue(wt)
+			}
+			continue
 		}
 		// A wait for the model to change has no foreseeable end: it
 		// lasts the maximum wait at most (or until the context ends),
@@ -151,72 +179,71 @@ func (q *Key) Acquire(ctx context.Context, now time.Time, wt Want, maxWait time.
 // the request waits its turn). slot reports that the slot reserved earlier on
 // the current limiter has come: its token is paid, and the request takes it
 // unless a rule before the pacer's says no. w is what the request wants
-// (its priority and cost). It requires q.mu held.
-func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bool, d time.Duration, res *rate.Reservation) {
+// (its priority and cost). gated reports that token gates alone hold it, for
+// d (see Acquire). It requires q.mu held.
+func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bool, d time.Duration, res *rate.Reservation, gated bool) {
 	q.roll(now)
 	// A lane may have opened since fromLane looked.
 	if w.laneOK() && q.fromLane(now, &t) {
-		return t, true, 0, nil
+		return t, true, 0, nil, false
 	}
 	switch {
 	case q.probe != probeNone || q.undecided() && q.inflight.Load() > 0:
 		// Only one request at a time learns the quota, the meaning of
 		// X-ratelimit-used, or whether a window we believe new really is;
 		// the others wait for its response.
-		return Ticket{}, false, -1, nil
+		return Ticket{}, false, -1, nil, false
 	case !q.known:
 		q.probe = probeFirst
-		return q.takeProbe(now, w), true, 0, nil
+		return q.takeProbe(now, w), true, 0, nil, false
 	case now.Before(q.pauseUntil):
-		return Ticket{}, false, q.pauseUntil.Sub(now), nil
+		return Ticket{}, false, q.pauseUntil.Sub(now), nil, false
 	case q.empty(now) && q.stale(now):
 		// The budget reads spent, but nothing was heard for a while and
 		// no reset the server sent says when it refills: the belief may
 		// be wrong (a reset we could not read, a bucket that refills).
 		// One request finds out, and the others wait for its answer.
 		q.probe = probeWindow
-		return q.takeProbe(now, w), true, 0, nil
+		return q.takeProbe(now, w), true, 0, nil, false
 	case q.empty(now):
 		q.pauseUntil = q.emptyUntil(now)
 		q.renew(q.pace(now))
-		return Ticket{}, false, q.pauseUntil.Sub(now), nil
+		return Ticket{}, false, q.pauseUntil.Sub(now), nil, false
 	}
 	switch ok, probe, wait := q.guard.Admit(now); {
 	case !ok:
-		return Ticket{}, false, wait, nil
+		return Ticket{}, false, wait, nil, false
 	case probe:
 		t := q.take(now, w)
 		t.probe = true
-		return t, true, 0, nil
+		return t, true, 0, nil, false
 	case q.limit <= 0 && !q.guard.Calm() && q.inflight.Load() >= MaxInFlight:
-		return Ticket{}, false, -1, nil // until an answer comes
+		return Ticket{}, false, -1, nil, false // until an answer comes
 	}
-	switch {
-	}
-	if d, held := q.gateWait(now, w); held {
+	if d, held, byTokens := q.gateWait(now, w); held {
 		// Another of the server's policies has no room for it.
 		if slot {
 			q.lim.AllowN(now, -q.tokens(w)) // give back what the slot paid
 		}
-		return Ticket{}, false, d, nil
+		return Ticket{}, false, d, nil, byTokens
 	}
 	switch {
 	case q.limit > 0 && !q.anchored:
 		q.probe = probeWindow
-		return q.takeProbe(now, w), true, 0, nil
+		return q.takeProbe(now, w), true, 0, nil, false
 	case q.reserveHolds(now, w) || w.Cost > 1 && q.limit > 0 && q.budget(now) < float64(w.Cost)-0.5:
 		// Held back by the batch reserve, or costlier than what
 		// remains: until the budget may have refilled.
 		if slot {
 			q.lim.AllowN(now, -q.tokens(w)) // give back what the slot paid
 		}
-		return Ticket{}, false, q.emptyUntil(now).Sub(now), nil
+		return Ticket{}, false, q.emptyUntil(now).Sub(now), nil, false
 	case slot:
-		return q.take(now, w), true, 0, nil
+		return q.take(now, w), true, 0, nil, false
 	case q.allow(now, w):
-		return q.takeRoutine(now, w), true, 0, nil
+		return q.takeRoutine(now, w), true, 0, nil, false
 	case !reserve:
-		return Ticket{}, false, 0, nil
+		return Ticket{}, false, 0, nil, false
 	}
 	res = q.lim.ReserveN(now, q.tokens(w))
 	d = res.DelayFrom(now)
@@ -224,9 +251,9 @@ func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bo
 		d = q.cfg.MaxWait + 1 // cannot happen with burst >= 1; never spin on it
 	}
 	if d == 0 {
-		return q.takeRoutine(now, w), true, 0, nil
+		return q.takeRoutine(now, w), true, 0, nil, false
 	}
-	return Ticket{}, false, d, res
+	return Ticket{}, false, d, res, false
 }
 
 // tooLong returns the error for a wait of d that must not be started: one

@@ -40,7 +40,7 @@ import (
 // Guaranteed:
 //
 //   - A request that declares no tokens is never held by a token gate,
-//     whatever the headers say.
+//     whatever the headers say, nor queued behind a request that one holds.
 //   - No gate holds a request past the gate's reset, at most a month after
 //     the answer that reported it; a gate whose reset is unknown or past holds
 //     nothing. A request declaring more than the limit waits for the reset,
@@ -68,10 +68,12 @@ import (
 //     answers have been read while the bucket was not full, and it skips
 //     spans in which the bucket may have filled (when the newer answer came
 //     after the older one's reset), or whose limit changed.
-//   - That a request which declares no tokens never waits while one that
-//     does is held: requests of one priority wait in arrival order, so one
-//     that comes while a request that declared tokens waits for them waits
-//     its turn behind it (see acquire), at most that request's wait.
+//
+// A request held by token gates alone waits out of the queue of waiters (see
+// Acquire): the requests behind it, and those that come meanwhile, go as the
+// other rules let them, so a request that declares no tokens never waits for
+// one that does. When its wait ends it queues again, at the tail of its
+// priority, and the gate is asked again.
 
 // Unit is what a policy counts.
 type Unit uint8
@@ -252,10 +254,11 @@ func (g *gate) tokenWait(now time.Time, declared, need int64) time.Duration {
 // anchor, has no room for w's cost, until its reset; a token gate without
 // room for the tokens w declares, until enough has refilled (see tokenWait).
 // A request that declares no tokens is never held by a token gate. A gate
-// whose reset is unknown or has passed is full again, and holds nothing. It
-// requires q.mu held.
-func (q *Key) gateWait(now time.Time, w Want) (time.Duration, bool) {
-	var d time.Duration
+// whose reset is unknown or has passed is full again, and holds nothing.
+// tokens reports that only token gates hold it (see Acquire). It requires
+// q.mu held.
+func (q *Key) gateWait(now time.Time, w Want) (d time.Duration, held, tokens bool) {
+	var byRequests bool
 	for i := range q.ngates {
 		g := &q.gates[i]
 		if g.reset.IsZero() || !now.Before(g.reset) {
@@ -264,13 +267,13 @@ func (q *Key) gateWait(now time.Time, w Want) (time.Duration, bool) {
 		switch {
 		case g.unit == UnitRequests:
 			if g.rem-int64(q.seq.Load()-g.seq-1) < w.Cost {
-				d = max(d, g.reset.Sub(now))
+				d, byRequests = max(d, g.reset.Sub(now)), true
 			}
 		case w.Tokens > 0:
 			d = max(d, g.tokenWait(now, q.tokenSeq.Load()-g.tokens, w.Tokens))
 		}
 	}
-	return d, d > 0
+	return d, d > 0, d > 0 && !byRequests
 }
 
 // policies reports q's gates at now. It requires q.mu held.

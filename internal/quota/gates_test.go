@@ -68,9 +68,9 @@ func TestGateWait(t *testing.T) {
 			q.gates[0], q.ngates = newGate(tt.give, &Ticket{seq: 9}, t0), 1
 			q.seq.Add(tt.sent)
 			q.tokenSeq.Add(tt.tokens)
-			d, held := q.gateWait(t0.Add(tt.at), tt.w)
-			if d != tt.want || held != (tt.want > 0) {
-				t.Errorf("gateWait = %v, %v; want %v", d, held, tt.want)
+			d, held, byTokens := q.gateWait(t0.Add(tt.at), tt.w)
+			if d != tt.want || held != (tt.want > 0) || byTokens != (held && tt.give.Unit != UnitRequests) {
+				t.Errorf("gateWait = %v, %v, %v; want %v", d, held, byTokens, tt.want)
 			}
 		})
 	}

@@ -506,7 +506,7 @@ func TestShortRetryAfterRevealsRefill(t *testing.T) {
 		send(o)
 		time.Sleep(600 * time.Millisecond)
 		q.mu.Lock()
-		tk, ok, _, _ := q.decide(time.Now(), false, true, one)
+		tk, ok, _, _, _ := q.decide(time.Now(), false, true, one)
 		q.mu.Unlock()
 		if !ok {
 			t.Fatalf("no probe once the Retry-After has passed (the window believed spent ends in a minute)")

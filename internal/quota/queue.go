@@ -71,7 +71,8 @@ func (q *Key) remove(w *waiter) {
 // leave takes w, if not nil and still queued, out of the queue at now. When
 // w was the head, the waiters behind it that the rules let go at once are
 // handed their tickets, in order, and woken together, and the first that must
-// wait becomes the head: a queue whose pacer has room drains in one hold of
+// wait becomes the head (one that token gates alone hold is woken out of the
+// queue, to wait on its own: see Acquire): a queue whose pacer has room drains in one hold of
 // q.mu, not one wake-up at a time (a convoy in which newcomers keep joining
 // the tail, and no lane opens). It requires q.mu held.
 func (q *Key) leave(w *waiter, now time.Time) {
@@ -84,7 +85,14 @@ func (q *Key) leave(w *waiter, now time.Time) {
 		return
 	}
 	for n := q.head; n != nil; n = q.head {
-		t, ok, _, _ := q.decide(now, false, false, n.want)
+		t, ok, _, _, gated := q.decide(now, false, false, n.want)
+		if gated {
+			// Held by token gates: it waits out of the queue (see
+			// Acquire), and the waiters behind it are asked in turn.
+			q.remove(n)
+			close(n.turn)
+			continue
+		}
 		if !ok {
 			close(n.turn)
 			return

@@ -15,8 +15,11 @@ import (
 // name it. Apart, each route's model would see the others' requests as
 // another client's, which it copes with (see internal/quota's others.go);
 // together they are one model, with one pace and one queue, in which
-// priorities hold across the routes. (With the default key, one quota per host, a Discord client's
-// routes share one model, which a bucket cannot split.) A 429 that the
+// priorities hold across the routes. With the default key (one quota per
+// host), the first answer that names a bucket makes the host's requests
+// keyed by route (routeKey), and the routes share their buckets' quotas as
+// above: one quota per host would mix the buckets' counts in one model. A
+// 429 that the
 // server says is global (X-RateLimit-Global: true, or X-RateLimit-Scope:
 // global) pauses every quota of its host for its Retry-After, whatever key
 // drew it.
@@ -53,9 +56,6 @@ func (t *Transport) bucketNews(q *quota, req *http.Request, resp *http.Response,
 			}
 		}
 	}
-	if t.cfg.keyFunc == nil {
-		return // one quota per host already
-	}
 	v := h["X-Ratelimit-Bucket"]
 	if len(v) == 0 {
 		return
@@ -64,7 +64,14 @@ func (t *Transport) bucketNews(q *quota, req *http.Request, resp *http.Response,
 	if id == "" || len(id) > maxBucketID {
 		return
 	}
-	k := quotaKey{custom: t.cfg.keyFunc(req)}
+	var k quotaKey
+	if t.cfg.keyFunc != nil {
+		k = quotaKey{custom: t.cfg.keyFunc(req)}
+	} else if t.routeBy(q, req) {
+		return
+	} else {
+		k = routeKey(req)
+	}
 	bk := bucketKey{host: q.host, id: id}
 	// Once a key shares its bucket's quota, every answer says so again:
 	// that is read under the read lock, and only news takes the write lock
@@ -90,6 +97,81 @@ func (t *Transport) bucketNews(q *quota, req *http.Request, resp *http.Response,
 		t.quotas[k] = owner
 		t.last.CompareAndSwap(e, nil)
 	}
+}
+
+// routeBy reports whether q is the quota of req's host under the default
+// key, and if so keys the host's requests by route from now on (routeKey):
+// its answers name buckets, which one quota per host would mix. The host's
+// own quota stays for the requests already sent under it.
+func (t *Transport) routeBy(q *quota, req *http.Request) bool {
+	t.mu.RLock()
+	e := t.quotas[quotaKey{scheme: req.URL.Scheme, host: req.URL.Host}]
+	t.mu.RUnlock()
+	if e == nil || e.q != q {
+		return false // a route's quota (or the host's was forgotten)
+	}
+	if !e.routed.Load() {
+		// lookUp stores last and then reads routed; this stores routed
+		// and then clears last: the host's entry does not stay in last.
+		e.routed.Store(true)
+		t.last.CompareAndSwap(e, nil)
+	}
+	return true
+}
+
+// maxRoute bounds the length of the path a route key keeps: longer paths
+// that agree on their first maxRoute bytes share a quota.
+const maxRoute = 256
+
+// routeKey is the key of req's route, under the default key on a host whose
+// answers name buckets: its scheme, method and path, with each numeric ID
+// that is not a major parameter (Discord's: the one after channels, guilds
+// or webhooks) replaced by "{id}", so that the requests to one message, say,
+// and to the next share a route. Its scheme field is empty, so that
+// quotaFor's fast path, which matches scheme and host, never serves it.
+func routeKey(req *http.Request) quotaKey {
+	m := req.Method
+	if m == "" {
+		m = http.MethodGet
+	}
+	return quotaKey{host: req.URL.Host, custom: req.URL.Scheme + " " + m + " " + route(req.URL.Path)}
+}
+
+// route returns path with its minor numeric IDs replaced (see routeKey),
+// at most maxRoute bytes of it.
+func route(path string) string {
+	if len(path) > maxRoute {
+		path = path[:maxRoute]
+	}
+	if strings.IndexFunc(path, func(r rune) bool { return r >= '0' && r <= '9' }) < 0 {
+		return path
+	}
+	var b strings.Builder
+	prev := ""
+	for i, seg := range strings.Split(path, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		if numeric(seg) && prev != "channels" && prev != "guilds" && prev != "webhooks" {
+			seg = "{id}"
+		}
+		b.WriteString(seg)
+		prev = seg
+	}
+	return b.String()
+}
+
+// numeric reports whether s is a non-empty run of ASCII digits.
+func numeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // globalLimit reports whether a 429's headers say that the limit it hit is

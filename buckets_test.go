@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -79,10 +80,26 @@ func (b *discordBase) RoundTrip(r *http.Request) (*http.Response, error) {
 // bucket share one quota (one model, one pace, one queue in which priorities
 // hold across the routes), and together they keep to the bucket; a route
 // with a bucket of its own keeps its own quota.
+//
+// With the default key (one quota per host), the host's requests are keyed
+// by route once its answers name buckets: before, its routes shared one
+// model, and /c, with a bucket of its own, got 31 of its 140.
 func TestSharedBuckets(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opts []Option
+	}{
+		{"a key per route", []Option{WithKeyFunc(func(r *http.Request) string { return r.URL.Path })}},
+		{"the default key", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) { sharedBuckets(t, tt.opts...) })
+	}
+}
+
+func sharedBuckets(t *testing.T, opts ...Option) {
 	synctest.Test(t, func(t *testing.T) {
 		base := newDiscordBase(10, 2*time.Second)
-		rt := New(base, WithRetries(0), WithKeyFunc(func(r *http.Request) string { return r.URL.Path }))
+		rt := New(base, append([]Option{WithRetries(0)}, opts...)...)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
@@ -153,4 +170,23 @@ func TestGlobalLimit(t *testing.T) {
 			t.Errorf("/a went %v after a global 429 with Retry-After: 3 on /c, want 3s", d)
 		}
 	})
+}
+
+// TestRoute: a route keeps Discord's major parameters (the ID after
+// channels, guilds or webhooks) and replaces the other numeric IDs.
+func TestRoute(t *testing.T) {
+	for _, tt := range []struct{ give, want string }{
+		{"/api/v10/users/@me", "/api/v10/users/@me"},
+		{"/api/v10/channels/1234567890/messages", "/api/v10/channels/1234567890/messages"},
+		{"/api/v10/channels/1234567890/messages/987654321", "/api/v10/channels/1234567890/messages/{id}"},
+		{"/api/v10/guilds/42/members/7/roles/9", "/api/v10/guilds/42/members/{id}/roles/{id}"},
+		{"/api/v10/webhooks/55/tok3n/messages/66", "/api/v10/webhooks/55/tok3n/messages/{id}"},
+		{"/12/", "/{id}/"},
+		{"", ""},
+		{"/" + strings.Repeat("9", 1000), "/{id}"},
+	} {
+		if got := route(tt.give); got != tt.want {
+			t.Errorf("route(%.40q) = %q, want %q", tt.give, got, tt.want)
+		}
+	}
 }

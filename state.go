@@ -68,6 +68,9 @@ func (t *Transport) Quota(req *http.Request) (QuotaState, bool) {
 	}
 	t.mu.RLock()
 	e := t.quotas[k]
+	if e != nil && e.routed.Load() {
+		e = t.quotas[routeKey(req)]
+	}
 	t.mu.RUnlock()
 	if e == nil {
 		return QuotaState{}, false

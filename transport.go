@@ -137,6 +137,10 @@ type Transport struct {
 type quotaEntry struct {
 	key quotaKey
 	q   *quota
+	// routed: the host's answers name buckets, so its requests are keyed
+	// by route (see buckets.go). Set only on a host's entry under the
+	// default key, and never stored in Transport.last.
+	routed atomic.Bool
 }
 
 // quotaKey identifies a quota without building a string per request.
@@ -362,15 +366,18 @@ func (t *Transport) quotaFor(req *http.Request) (*quota, *hostMetrics) {
 		if e := t.last.Load(); e != nil && e.key.host == u.Host && e.key.scheme == u.Scheme {
 			return e.q, e.q.hm
 		}
-		q := t.lookUp(quotaKey{scheme: u.Scheme, host: u.Host}, req)
-		return q, q.hm
+		e := t.lookUp(quotaKey{scheme: u.Scheme, host: u.Host}, req)
+		if e.routed.Load() {
+			e = t.lookUp(routeKey(req), req)
+		}
+		return e.q, e.q.hm
 	}
 	k := quotaKey{custom: t.cfg.keyFunc(req)}
 	var q *quota
 	if e := t.last.Load(); e != nil && e.key.custom == k.custom {
 		q = e.q
 	} else {
-		q = t.lookUp(k, req)
+		q = t.lookUp(k, req).q
 	}
 	return q, t.hostMetricsFor(q, req)
 }
@@ -378,13 +385,17 @@ func (t *Transport) quotaFor(req *http.Request) (*quota, *hostMetrics) {
 // lookUp is quotaFor's slow path: the quota of key k, which is not the last
 // one used. It reads the clock only to forget idle quotas (see sweep), so
 // that the fast path does not carry the time.
-func (t *Transport) lookUp(k quotaKey, req *http.Request) *quota {
+func (t *Transport) lookUp(k quotaKey, req *http.Request) *quotaEntry {
 	// last is stored under mu, so that it never holds a quota a sweep has
-	// just forgotten.
+	// just forgotten, nor a host's whose requests are keyed by route (see
+	// routeBy: either it sees this store, or this sees routed).
 	t.mu.RLock()
 	e := t.quotas[k]
 	if e != nil {
 		t.last.Store(e)
+		if e.routed.Load() {
+			t.last.CompareAndSwap(e, nil)
+		}
 	}
 	t.mu.RUnlock()
 	if e == nil {
@@ -394,7 +405,11 @@ func (t *Transport) lookUp(k quotaKey, req *http.Request) *quota {
 				t.sweep(time.Now())
 			}
 			name := k.custom
-			if t.cfg.keyFunc == nil {
+			switch {
+			case t.cfg.keyFunc != nil:
+			case k.scheme == "":
+				name = k.host + " " + k.custom // a route (see routeKey)
+			default:
 				name = k.scheme + "://" + k.host
 			}
 			e = &quotaEntry{key: k, q: newQuota(name, req.URL.Host, &t.cfg, t.metrics.host(req.URL.Host))}
@@ -403,7 +418,7 @@ func (t *Transport) lookUp(k quotaKey, req *http.Request) *quota {
 		t.last.Store(e)
 		t.mu.Unlock()
 	}
-	return e.q
+	return e
 }
 
 // minSweep is the number of quotas a Transport holds before it first looks

@@ -113,10 +113,12 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 		q.phase = aligned(now, q.window)
 		q.resetAt = q.phase.hi
 	}
-	if r := q.phase.hint(sig.Reset, now, q.window); !sig.Reset.IsZero() && r.After(now) {
-		q.resetHeld = q.serverReset && r.Equal(q.resetAt)
-		q.resetAt = r
-		q.serverReset = true
+	if !sig.Reset.IsZero() {
+		if r := q.phase.hint(sig.Reset, now, q.window); r.After(now) {
+			q.resetHeld = q.serverReset && r.Equal(q.resetAt)
+			q.resetAt = r
+			q.serverReset = true
+		}
 	}
 
 	rem := q.remaining(sig, t)

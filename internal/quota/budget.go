@@ -40,9 +40,19 @@ func (q *Key) budget(now time.Time) float64 {
 }
 
 // empty reports whether the budget is spent: less than half a request is
-// expected to remain. It requires q.mu held.
+// expected to remain, or less than one while other clients are seen taking
+// from the quota (their rate is an average: the last request of a window
+// that their expected share leaves to us is theirs as often as not, and a
+// background consumer off a boundary drew a 429 in every other window). It
+// requires q.mu held.
 func (q *Key) empty(now time.Time) bool {
-	return q.limit > 0 && q.budget(now) < 0.5
+	if q.limit <= 0 {
+		return false
+	}
+	if q.otherRate > 0 {
+		return q.budget(now) < 1
+	}
+	return q.budget(now) < 0.5
 }
 
 // reserveHolds reports whether the batch reserve holds back a request of

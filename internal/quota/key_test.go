@@ -613,3 +613,32 @@ func TestBurstShare(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyWithOthers: a budget of less than one request reads spent while
+// other clients are seen taking from the quota (their rate is an average,
+// and the last request is theirs as often as not), of less than half a
+// request otherwise.
+func TestEmptyWithOthers(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 40, 850_000_000, time.UTC)
+	for _, tt := range []struct {
+		name      string
+		otherRate float64 // requests per second
+		want      bool
+	}{
+		{"alone, 1 left", 0, false},
+		// 1 left at the anchor, 0.6 s ago: 0.3 expected taken since.
+		{"others at 0.5/s, 0.7 left", 0.5, true},
+		{"others at 0.1/s, 0.94 left", 0.1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			q.known, q.limit, q.window = true, 100, time.Minute
+			q.seq.Store(10)
+			q.anchored, q.anchorSeq, q.anchorRem, q.anchorSent = true, 9, 1, t0
+			q.otherRate = tt.otherRate
+			if got := q.empty(t0.Add(600 * time.Millisecond)); got != tt.want {
+				t.Errorf("empty = %v, want %v (budget %.2f)", got, tt.want, q.budget(t0.Add(600*time.Millisecond)))
+			}
+		})
+	}
+}

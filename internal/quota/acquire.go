@@ -228,7 +228,7 @@ func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bo
 		return Ticket{}, false, d, nil, byTokens
 	}
 	switch {
-	case q.limit > 0 && !q.anchored:
+	case q.limit > 0 && q.news != newsAnchored:
 		q.probe = probeWindow
 		return q.takeProbe(now, w), true, 0, nil, false
 	case q.reserveHolds(now, w) || w.Cost > 1 && q.limit > 0 && q.budget(now) < float64(w.Cost)-0.5:

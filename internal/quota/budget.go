@@ -11,7 +11,7 @@ import (
 // server frees slots as time passes, so they are earned back at its rate. It
 // requires q.mu held.
 func (q *Key) budget(now time.Time) float64 {
-	if !q.anchored {
+	if q.news != newsAnchored {
 		return float64(q.limit - int64(q.seq.Load()-q.winFirstSeq))
 	}
 	b := float64(q.anchorRem - int64(q.seq.Load()-q.anchorSeq-1))

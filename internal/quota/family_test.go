@@ -83,7 +83,10 @@ func TestSlidingPaceMargin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
 			q.known, q.limit, q.window, q.family = true, tt.limit, 2*time.Second, tt.family
-			q.windowGuessed, q.resetHeld, q.refill.rate = tt.guessed, tt.held, tt.refill
+			q.windowGuessed, q.refill.rate = tt.guessed, tt.refill
+			if tt.held {
+				q.resetFrom = resetHeld
+			}
 			r, b := q.modelPace(t0)
 			if math.Abs(float64(r)-tt.wantRate) > 1e-9 || b != tt.wantBurst {
 				t.Errorf("modelPace = %v, %d; want %v, %d", r, b, tt.wantRate, tt.wantBurst)

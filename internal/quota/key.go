@@ -95,13 +95,9 @@ type Key struct {
 	autoSeq uint64
 
 	// Window estimate. resetAt is the estimated end of the current window.
-	resetAt     time.Time
-	serverReset bool // resetAt came from the server, not an estimate
-	// resetHeld: the server's reset was the same instant in two answers
-	// running, as a window's end is (a bucket's "full in" recedes with
-	// every answer).
-	resetHeld bool
-	phase     phase // when windows reset, as far as answers showed
+	resetAt   time.Time
+	resetFrom resetSource // who said resetAt: our estimate or the server
+	phase     phase       // when windows reset, as far as answers showed
 	// family is the kind of limiter the answers have shown so far,
 	// among those whose quota is known (see family.go): unknown until a
 	// reset or a slide shows itself, and treated as a fixed window
@@ -121,9 +117,8 @@ type Key struct {
 	// Budget. seq numbers the requests as they take their slot; it is
 	// atomic for the lane.
 	seq         atomic.Uint64
-	winFirstSeq uint64 // first seq sent in the current window
-	anchored    bool   // anchorRem is valid for the current window
-	expectFresh bool   // the window began by our estimate; its first news tests it
+	winFirstSeq uint64     // first seq sent in the current window
+	news        windowNews // what was heard of the current window
 	anchorSeq   uint64
 	anchorRem   int64
 	anchorSent  time.Time

@@ -634,7 +634,7 @@ func TestEmptyWithOthers(t *testing.T) {
 			q := newKey(time.Minute)
 			q.known, q.limit, q.window = true, 100, time.Minute
 			q.seq.Store(10)
-			q.anchored, q.anchorSeq, q.anchorRem, q.anchorSent = true, 9, 1, t0
+			q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, 9, 1, t0
 			q.otherRate = tt.otherRate
 			if got := q.empty(t0.Add(600 * time.Millisecond)); got != tt.want {
 				t.Errorf("empty = %v, want %v (budget %.2f)", got, tt.want, q.budget(t0.Add(600*time.Millisecond)))

@@ -54,6 +54,6 @@ func (q *Key) closeLane() {
 // makes a lane. It requires q.mu held.
 func (q *Key) laneFits(now time.Time) bool {
 	n := laneSize(q.burst)
-	return n >= minLane && q.settled() && q.anchored && q.rate != rate.Inf &&
+	return n >= minLane && q.settled() && q.news == newsAnchored && q.rate != rate.Inf &&
 		!now.Before(q.pauseUntil) && q.budget(now) >= float64(2*n)
 }

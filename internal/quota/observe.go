@@ -115,9 +115,11 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	}
 	if !sig.Reset.IsZero() {
 		if r := q.phase.hint(sig.Reset, now, q.window); r.After(now) {
-			q.resetHeld = q.serverReset && r.Equal(q.resetAt)
-			q.resetAt = r
-			q.serverReset = true
+			from := resetSent
+			if q.resetFrom != resetEstimated && r.Equal(q.resetAt) {
+				from = resetHeld
+			}
+			q.resetAt, q.resetFrom = r, from
 		}
 	}
 
@@ -204,7 +206,7 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			jumped = true
 			switch {
 			case q.window <= 0:
-			case q.serverReset:
+			case q.resetFrom != resetEstimated:
 				// The server's reset stands, unless this reset
 				// shows it rounded (see phase.hint). Only the
 				// newest reset counts: a window opened by the
@@ -217,7 +219,7 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			}
 			// This request was counted in a new window.
 			q.winFirstSeq = t.seq
-			q.anchored = false
+			q.news = newsNone
 			q.family, q.slotVotes = FamilyFixedWindow, 0
 		case rise > reorder:
 			q.slotVotes++
@@ -245,10 +247,10 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 	if t.seq < q.winFirstSeq {
 		return // counted in an earlier window
 	}
-	if q.anchored && t.seq < q.anchorSeq {
+	if q.news == newsAnchored && t.seq < q.anchorSeq {
 		return // older news than the anchor
 	}
-	if q.expectFresh && !jumped && q.window > 0 && !q.serverReset && !q.slots() {
+	if q.news == newsFresh && !jumped && q.window > 0 && q.resetFrom == resetEstimated && !q.slots() {
 		// First news of a window we believe new. If the server's count
 		// does not look fresh, its reset lies after this request was sent.
 		// Either its windows slide or our phase is wrong: wait one slot
@@ -259,6 +261,5 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			q.slide()
 		}
 	}
-	q.anchored, q.anchorSeq, q.anchorRem, q.anchorSent = true, t.seq, rem, t.sent
-	q.expectFresh = false
+	q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, t.seq, rem, t.sent
 }

@@ -96,7 +96,7 @@ func (q *Key) margin() float64 {
 // and no reset or slide has shown yet whether it is fixed or slides. It
 // requires q.mu held.
 func (q *Key) unsure() bool {
-	return q.windowGuessed && q.resetHeld && q.family == FamilyUnknown
+	return q.windowGuessed && q.resetFrom == resetHeld && q.family == FamilyUnknown
 }
 
 // burstFor is how many requests may go at once after an idle spell: a

@@ -15,11 +15,40 @@ func (q *Key) roll(now time.Time) {
 		q.resetAt = time.Time{}
 	}
 	q.closeLane()
-	q.serverReset = false
+	q.resetFrom = resetEstimated
 	q.winFirstSeq = q.seq.Load()
-	q.anchored = false
-	q.expectFresh = true
+	q.news = newsFresh
 }
+
+// resetSource says who reported a key's reset.
+type resetSource uint8
+
+const (
+	// resetEstimated: our estimate (phase, or a window rolled on).
+	resetEstimated resetSource = iota
+	// resetSent: the server's, in the newest answer that sent one.
+	resetSent
+	// resetHeld: the server's, the same instant in two answers running,
+	// as a window's end is (a bucket's "full in" recedes with every
+	// answer).
+	resetHeld
+)
+
+// windowNews says what a key has heard of its current window.
+type windowNews uint8
+
+const (
+	// newsNone: nothing yet (the key's first window, or one that a
+	// reset seen began): the window's budget is its limit less what we
+	// sent in it.
+	newsNone windowNews = iota
+	// newsFresh: the window began by our estimate (roll); its first news
+	// tests that it did.
+	newsFresh
+	// newsAnchored: an answer counted in the window anchors its budget
+	// (anchorSeq, anchorRem, anchorSent).
+	newsAnchored
+)
 
 // emptyUntil is when an exhausted budget may have refilled, always after now
 // (Acquire pauses until then): a slot later in a sliding window or a
@@ -31,7 +60,7 @@ func (q *Key) emptyUntil(now time.Time) time.Time {
 		// rounds down to nothing.
 		return now.Add(max(time.Duration(float64(time.Second)/q.slotRate()), time.Millisecond))
 	}
-	if q.serverReset {
+	if q.resetFrom != resetEstimated {
 		return q.resetAt.Add(resetSlack(q.window))
 	}
 	if !q.resetAt.IsZero() {
@@ -161,7 +190,7 @@ func (q *Key) stale(now time.Time) bool {
 	if !q.retryProbe.IsZero() && !now.Before(q.retryProbe) {
 		return true
 	}
-	if q.serverReset {
+	if q.resetFrom != resetEstimated {
 		return false
 	}
 	every := max(q.cfg.MaxWait, time.Second)

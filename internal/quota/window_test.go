@@ -69,7 +69,10 @@ func TestEmptyUntil(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.family, q.resetAt, q.serverReset = true, 10, tt.window, tt.family, reset, tt.sent
+			q.known, q.limit, q.window, q.family, q.resetAt = true, 10, tt.window, tt.family, reset
+			if tt.sent {
+				q.resetFrom = resetSent
+			}
 			if got := q.emptyUntil(t0); !got.Equal(tt.want) {
 				t.Errorf("emptyUntil = %v, want %v", got.Sub(t0), tt.want.Sub(t0))
 			}

@@ -72,8 +72,9 @@ func TestSlidingPaceMargin(t *testing.T) {
 		{"sliding window, small limit", FamilySlidingWindow, false, false, 4, 0, 1.8, 1},
 		{"window guessed, a reset seen", FamilyFixedWindow, true, false, 40, 0, 20, 1},
 		// go-chi/httprate: a window spent in full at 20/s, and the first
-		// request of the next was refused (Retry-After: 2 s).
-		{"window guessed, no reset seen", FamilyUnknown, true, true, 40, 0, 19.5, 1},
+		// request of the next was refused (Retry-After: 2 s); at 19.5/s,
+		// a first window that our first request opened held 40 too.
+		{"window guessed, no reset seen", FamilyUnknown, true, true, 40, 0, 19, 1},
 		{"window guessed, resets recede (a bucket)", FamilyUnknown, true, false, 40, 0, 20, 1},
 		{"window sent, no reset seen", FamilyUnknown, false, false, 40, 0, 20, 10},
 		{"window guessed, faster refill", FamilySlidingWindow, true, false, 40, 30, 30, 1},
@@ -137,5 +138,46 @@ func TestSlidingBurstComesBackAWindowLater(t *testing.T) {
 		if got := q.budget(t0.Add(tt.at)); got != tt.want {
 			t.Errorf("budget(t0+%v) = %v, want %v", tt.at, got, tt.want)
 		}
+	}
+}
+
+// TestWeightedCounterShowsAtReset: go-chi/httprate's weighted two-window
+// counter, 40 per 2 s, with the reset it sends (no window). The window's
+// first answer after the reset it sent reports the count not refilled: the
+// windows slide, and the key waits a slot, not the next reset. A jump after
+// nothing was sent for a whole window (a Retry-After of the window) does
+// not make it a fixed window again.
+func TestWeightedCounterShowsAtReset(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 30, 2_000_000, time.UTC)
+	end := time.Date(2026, 11, 29, 10, 0, 32, 0, time.UTC)
+	q := newKey(time.Minute)
+	answer := func(at time.Time, status int, rem int64, reset time.Time) {
+		q.mu.Lock()
+		q.roll(at)
+		tk := q.take(at, one)
+		q.mu.Unlock()
+		observe(q, tk, &Observation{Status: status, Limit: 40, Count: rem, Reset: reset}, at.Add(4*time.Millisecond))
+	}
+	for i := range 39 {
+		answer(t0.Add(time.Duration(i)*51*time.Millisecond), 200, int64(39-i), end)
+	}
+	answer(end.Add(4*time.Millisecond), 200, 0, end.Add(2*time.Second))
+	q.mu.Lock()
+	if q.family != FamilySlidingWindow {
+		t.Errorf("after the reset: family = %v, want %v", q.family, FamilySlidingWindow)
+	}
+	at := end.Add(60 * time.Millisecond)
+	if u := q.emptyUntil(at); u.Sub(at) > 100*time.Millisecond {
+		t.Errorf("after the reset: a spent budget waits %v, want a slot (50 ms)", u.Sub(at))
+	}
+	q.mu.Unlock()
+	// A 429 with Retry-After: 2 s; then the count is fresh.
+	answer(end.Add(100*time.Millisecond), 429, 0, end.Add(2*time.Second))
+	later := end.Add(2*time.Second + 110*time.Millisecond)
+	answer(later, 200, 39, later.Add(2*time.Second).Truncate(2*time.Second))
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.family != FamilySlidingWindow {
+		t.Errorf("after a window with nothing sent: family = %v, want %v", q.family, FamilySlidingWindow)
 	}
 }

@@ -220,7 +220,15 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			// This request was counted in a new window.
 			q.winFirstSeq = t.seq
 			q.news = newsNone
-			q.family, q.slotVotes = FamilyFixedWindow, 0
+			if q.family != FamilySlidingWindow || t.sent.Sub(q.lastSent) < q.window {
+				// A fixed window: a sliding one refills as much
+				// when nothing was sent for a window (a weighted
+				// two-window counter after a Retry-After of a
+				// whole window looked fixed, and refused the
+				// burst at the next boundary, every other window).
+				q.family = FamilyFixedWindow
+			}
+			q.slotVotes = 0
 		case rise > reorder:
 			q.slotVotes++
 			if q.slotVotes >= 2 {
@@ -250,14 +258,18 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 	if q.news == newsAnchored && t.seq < q.anchorSeq {
 		return // older news than the anchor
 	}
-	if q.news == newsFresh && !jumped && q.window > 0 && q.resetFrom == resetEstimated && !q.slots() {
+	if q.news == newsFresh && !jumped && q.window > 0 && !q.slots() {
 		// First news of a window we believe new. If the server's count
 		// does not look fresh, its reset lies after this request was sent.
 		// Either its windows slide or our phase is wrong: wait one slot
-		// at a time until a reset shows itself.
+		// at a time until a reset shows itself. (A reset the server
+		// sent, that passed without refilling the count, says its
+		// windows slide: a weighted two-window counter.)
 		fresh := q.limit - int64(t.seq-q.winFirstSeq) - q.inflight.Load() - 1
 		if rem < fresh-q.limit/4 {
-			q.laterThan(t.sent)
+			if q.resetFrom == resetEstimated {
+				q.laterThan(t.sent)
+			}
 			q.slide()
 		}
 	}

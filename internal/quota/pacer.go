@@ -78,17 +78,27 @@ func (q *Key) slotRate() float64 {
 // margin is the share of the slot rate the pace uses: all of it, except for
 // a sliding window paced at its own rate (limit per window: no faster
 // refill was measured), and for a window guessed from resets that hold
-// still (unsure) until a reset shows its family. Paced at exactly that rate, a sliding window is full at
-// every instant: a weighted two-window counter that rounds its count, or
-// that began its first window before our first request, refuses the next
-// request at a boundary, and its Retry-After may be a whole window. So one
-// request of each window is left unused, a tenth of them at most. It
-// requires q.mu held and a window.
+// still (unsure) until a reset shows its family. Paced at exactly that
+// rate, a sliding window is full at every instant: a weighted two-window
+// counter that rounds its count, or that began its first window before our
+// first request, refuses the next request at a boundary, and its
+// Retry-After may be a whole window. So one request of each window is left
+// unused (two while unsure), a tenth of them at most (a fifth). It requires
+// q.mu held and a window.
 func (q *Key) margin() float64 {
-	if q.family != FamilySlidingWindow && !q.unsure() || q.slotRate() > float64(q.limit)/q.window.Seconds() {
+	sliding := q.family == FamilySlidingWindow
+	if !sliding && !q.unsure() || q.slotRate() > float64(q.limit)/q.window.Seconds() {
 		return 1
 	}
-	return 1 - 1/float64(max(q.limit, 10))
+	short := 1.0
+	if !sliding {
+		// A window that our first request may have opened holds that
+		// request and rate×window more: two short, so that it holds
+		// one short (go-chi/httprate's first window held all 40, one
+		// run in twenty).
+		short = 2
+	}
+	return 1 - short/float64(max(q.limit, 10))
 }
 
 // unsure reports whether the key's window is guessed from resets that hold

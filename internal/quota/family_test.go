@@ -181,3 +181,69 @@ func TestWeightedCounterShowsAtReset(t *testing.T) {
 		t.Errorf("after a window with nothing sent: family = %v, want %v", q.family, FamilySlidingWindow)
 	}
 }
+
+// TestRecedingResetIsBucket: a reset that moves later with every answer,
+// by more than a second in all, is a bucket's time until it is full
+// (tollbooth sends RateLimit-Reset: 1 with every answer); a window's end
+// that holds still, or one sent in seconds until it (Reddit's: later by
+// the time between answers, then back by a second), is not.
+func TestRecedingResetIsBucket(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		reset func(now time.Time) time.Time
+		want  Family
+	}{
+		{"always a second away (tollbooth)", func(now time.Time) time.Time { return now.Add(time.Second) }, FamilyBucket},
+		{"a window's end", func(now time.Time) time.Time { return now.Truncate(10 * time.Second).Add(10 * time.Second) }, FamilyUnknown},
+		{"whole seconds until a window's end (Reddit)", func(now time.Time) time.Time {
+			end := now.Truncate(10 * time.Second).Add(10 * time.Second)
+			return now.Add((end.Sub(now) + time.Second - 1).Truncate(time.Second))
+		}, FamilyUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			for i := range 40 {
+				at := t0.Add(time.Duration(i) * 50 * time.Millisecond)
+				q.mu.Lock()
+				tk := q.take(at, one)
+				q.mu.Unlock()
+				now := at.Add(5 * time.Millisecond)
+				observe(q, tk, &Observation{Status: 200, Limit: 1000, Count: 900, Reset: tt.reset(now)}, now)
+			}
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			if q.family != tt.want {
+				t.Errorf("family = %v, want %v", q.family, tt.want)
+			}
+		})
+	}
+}
+
+// TestBucketDrain: a bucket paced at its refill spends what its budget
+// holds beyond two requests and those in flight over a second: paced at
+// exactly its refill, a bucket found full stays full.
+func TestBucketDrain(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		family Family
+		rem    int64
+		want   float64
+	}{
+		{"bucket holding 8", FamilyBucket, 8, 26},
+		{"bucket holding 2", FamilyBucket, 2, 20},
+		{"not known to be a bucket", FamilyUnknown, 8, 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			q.known, q.limit, q.window, q.windowGuessed, q.family = true, 20, time.Second, true, tt.family
+			q.seq.Store(10)
+			q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, 9, tt.rem, t0
+			if r, b := q.modelPace(t0); math.Abs(float64(r)-tt.want) > 1e-9 || b != 1 {
+				t.Errorf("modelPace = %v, %d; want %v, 1", r, b, tt.want)
+			}
+		})
+	}
+}

@@ -97,7 +97,10 @@ type Key struct {
 	// Window estimate. resetAt is the estimated end of the current window.
 	resetAt   time.Time
 	resetFrom resetSource // who said resetAt: our estimate or the server
-	phase     phase       // when windows reset, as far as answers showed
+	// resetBase is the first of the resets the server sent since the
+	// last that stepped back or by half a window (see recede).
+	resetBase time.Time
+	phase     phase // when windows reset, as far as answers showed
 	// family is the kind of limiter the answers have shown so far,
 	// among those whose quota is known (see family.go): unknown until a
 	// reset or a slide shows itself, and treated as a fixed window

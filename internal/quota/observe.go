@@ -116,8 +116,13 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	if !sig.Reset.IsZero() {
 		if r := q.phase.hint(sig.Reset, now, q.window); r.After(now) {
 			from := resetSent
-			if q.resetFrom != resetEstimated && r.Equal(q.resetAt) {
+			switch {
+			case q.resetFrom == resetEstimated:
+				q.resetBase = r
+			case r.Equal(q.resetAt):
 				from = resetHeld
+			default:
+				q.recede(r)
 			}
 			q.resetAt, q.resetFrom = r, from
 		}

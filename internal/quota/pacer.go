@@ -46,7 +46,7 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 		case q.windowGuessed:
 			// One at a time: the window is only a guess (a bucket's
 			// refill may be slower than its window's limit).
-			return r, 1
+			return r + q.drain(now), 1
 		case q.cfg.Burst >= 0:
 			return r, burstShare(q.limit, q.cfg.Burst)
 		case q.slots():
@@ -99,6 +99,19 @@ func (q *Key) margin() float64 {
 		short = 2
 	}
 	return 1 - short/float64(max(q.limit, 10))
+}
+
+// drain is how much faster than its refill a bucket is paced while its
+// budget holds more than it needs: what it holds beyond two requests and
+// those in flight, spent over a second. Paced at exactly its refill, a
+// bucket that a client found full stays full, and the burst it offers goes
+// unused for good (tollbooth's burst of 10: 94.8-95.8% of the allowance
+// of a 10 s run). It requires q.mu held.
+func (q *Key) drain(now time.Time) rate.Limit {
+	if q.family != FamilyBucket || q.news != newsAnchored {
+		return 0
+	}
+	return rate.Limit(max(q.budget(now)-float64(2+q.inflight.Load()), 0))
 }
 
 // unsure reports whether the key's window is guessed from resets that hold

@@ -20,6 +20,23 @@ func (q *Key) roll(now time.Time) {
 	q.news = newsFresh
 }
 
+// recede folds in a reset r that the server sent after another (resetAt).
+// A reset that moves later with the answers, by less than half a window at
+// each step and by more than a second in all (which rounding does not
+// explain), is a bucket's time until it is full, not a window's end
+// (tollbooth's RateLimit-Reset is always 1): a key whose window is guessed
+// from such resets is a bucket. A step back, or by half a window or more
+// (the next window's end), starts the count again. It requires q.mu held.
+func (q *Key) recede(r time.Time) {
+	step := r.Sub(q.resetAt)
+	switch {
+	case step < 0 || q.window > 0 && step >= q.window/2:
+		q.resetBase = r
+	case q.windowGuessed && q.family != FamilyBucket && r.Sub(q.resetBase) > time.Second:
+		q.family = FamilyBucket
+	}
+}
+
 // resetSource says who reported a key's reset.
 type resetSource uint8
 
@@ -128,11 +145,13 @@ func (p *phase) reset(lo, hi time.Time, w time.Duration) time.Time {
 // go-limiter's HTTP date rounds up), a second early or late: a request sent
 // at a reset reported early finds the window still spent, and one that waits
 // for a reset reported late wastes the time between. So once a reset was
-// seen, a reported reset outside the bounds it learned, but within a second
-// of them, is taken to be theirs (their end, after which the reset surely
-// came); one inside them is the server's more precise word, and one further
-// off means the phase moved (a window opened by the first request after an
-// idle spell): both are taken as sent.
+// seen, a reported reset within a second of the bounds it learned is taken
+// to be theirs (their end, after which the reset surely came), unless it
+// lies inside them with a fraction of a second (Discord's): that is the
+// server's more precise word. One a whole second inside them may be rounded
+// (go-limiter rounds to the nearest second: its 45 s was a window's end at
+// 45.01 s). One further off means the phase moved (a window opened by the
+// first request after an idle spell): it is taken as sent.
 func (p *phase) hint(r, now time.Time, w time.Duration) time.Time {
 	if !p.seen || w <= 0 {
 		return r
@@ -143,9 +162,9 @@ func (p *phase) hint(r, now time.Time, w time.Duration) time.Time {
 		lo, hi = lo.Add(w), hi.Add(w)
 	}
 	switch {
-	case r.After(lo) && !r.After(hi):
+	case r.After(lo) && !r.After(hi) && r.Nanosecond() != 0:
 		return r
-	case r.Before(lo) && lo.Sub(r) <= time.Second, r.After(hi) && r.Sub(hi) < time.Second:
+	case !r.Before(lo) && !r.After(hi), r.Before(lo) && lo.Sub(r) <= time.Second, r.After(hi) && r.Sub(hi) < time.Second:
 		return hi
 	}
 	return r

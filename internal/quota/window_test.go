@@ -101,7 +101,9 @@ func TestPhaseHint(t *testing.T) {
 		{"truncated: the bounds' end", phase{lo: at(37.958), hi: at(38.001), seen: true}, 2 * time.Second, 39, 38.001, 40.001},
 		// go-limiter: windows of 1 s, the reset an HTTP date rounded up.
 		{"rounded up: the bounds' end", phase{lo: at(27.8), hi: at(27.845), seen: true}, time.Second, 29, 28, 28.845},
-		{"inside the bounds: as sent", phase{lo: at(59.5), hi: at(60.1), seen: true}, time.Minute, 120, 61, 120},
+		{"inside the bounds, in milliseconds: as sent", phase{lo: at(59.5), hi: at(60.1), seen: true}, time.Minute, 120.05, 61, 120.05},
+		// go-limiter: rounded to the nearest second, inside the bounds.
+		{"a whole second inside the bounds: their end", phase{lo: at(43.977), hi: at(44.02), seen: true}, time.Second, 45, 44.147, 45.02},
 		{"far off: as sent", phase{lo: at(0.2), hi: at(0.3), seen: true}, 10 * time.Second, 25, 21, 25},
 	}
 	for _, tt := range tests {

@@ -36,23 +36,22 @@ func (q *Key) budget(now time.Time) float64 {
 		}
 		b = min(float64(q.anchorRem)+earned, float64(q.limit)) - sent
 	}
+	if q.otherRate > 0 {
+		// Others are expected to have taken otherRate*age, and half a
+		// request more: their rate is an average, and the last request
+		// of a window that their expected share leaves us is theirs as
+		// often as not (a background consumer off a boundary drew a 429
+		// in every other window). So less than one request left reads
+		// spent.
+		b -= 0.5
+	}
 	return b - q.otherRate*age
 }
 
 // empty reports whether the budget is spent: less than half a request is
-// expected to remain, or less than one while other clients are seen taking
-// from the quota (their rate is an average: the last request of a window
-// that their expected share leaves to us is theirs as often as not, and a
-// background consumer off a boundary drew a 429 in every other window). It
-// requires q.mu held.
+// expected to remain. It requires q.mu held.
 func (q *Key) empty(now time.Time) bool {
-	if q.limit <= 0 {
-		return false
-	}
-	if q.otherRate > 0 {
-		return q.budget(now) < 1
-	}
-	return q.budget(now) < 0.5
+	return q.limit > 0 && q.budget(now) < 0.5
 }
 
 // reserveHolds reports whether the batch reserve holds back a request of

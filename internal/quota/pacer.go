@@ -41,12 +41,19 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 		return rate.Inf, 1
 	}
 	if q.window > 0 {
-		r := rate.Limit(q.slotRate() * q.margin())
+		r := rate.Limit(q.slotRate())
 		switch {
 		case q.windowGuessed:
 			// One at a time: the window is only a guess (a bucket's
 			// refill may be slower than its window's limit).
-			return r + q.drain(now), 1
+			return r*rate.Limit(q.margin()) + q.drain(now), 1
+		case q.family == FamilySlidingWindow:
+			// One at a time (see slots), unless WithBurst says.
+			r *= rate.Limit(q.margin())
+			if q.cfg.Burst >= 0 {
+				return r, burstShare(q.limit, q.cfg.Burst)
+			}
+			return r, 1
 		case q.cfg.Burst >= 0:
 			return r, burstShare(q.limit, q.cfg.Burst)
 		case q.slots():
@@ -86,12 +93,11 @@ func (q *Key) slotRate() float64 {
 // unused (two while unsure), a tenth of them at most (a fifth). It requires
 // q.mu held and a window.
 func (q *Key) margin() float64 {
-	sliding := q.family == FamilySlidingWindow
-	if !sliding && !q.unsure() || q.slotRate() > float64(q.limit)/q.window.Seconds() {
+	if q.family != FamilySlidingWindow && !q.unsure() || q.slotRate() > float64(q.limit)/q.window.Seconds() {
 		return 1
 	}
 	short := 1.0
-	if !sliding {
+	if q.family != FamilySlidingWindow {
 		// A window that our first request may have opened holds that
 		// request and rate×window more: two short, so that it holds
 		// one short (go-chi/httprate's first window held all 40, one

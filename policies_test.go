@@ -89,31 +89,7 @@ ratehttp_quota_policy_remaining{client="default",host="api.test",policy="tokens"
 func TestTokenQuotaRefill(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const limit, perSec = 10000, 10000.0 / 60
-		var mu sync.Mutex
-		level, last := float64(limit), time.Now()
-		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			now := time.Now()
-			level = min(level+perSec*now.Sub(last).Seconds(), limit)
-			last = now
-			n, _ := strconv.Atoi(r.Header.Get("Tokens"))
-			code := 200
-			if float64(n) > level {
-				code = http.StatusTooManyRequests
-			} else {
-				level -= float64(n)
-			}
-			h := http.Header{}
-			h.Set("X-Ratelimit-Limit-Requests", "1000")
-			h.Set("X-Ratelimit-Remaining-Requests", "999")
-			h.Set("X-Ratelimit-Reset-Requests", "60ms")
-			h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(limit))
-			h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(int(level)))
-			full := time.Duration((limit - level) / perSec * float64(time.Second)).Round(time.Millisecond)
-			h.Set("X-Ratelimit-Reset-Tokens", full.String())
-			return respond(r, code, h, ""), nil
-		})
+		base := tokenBucket(limit, perSec)
 		rt := New(base, WithMaxWait(10*time.Second))
 		send := func(n int) (int, error) {
 			ctx := WithRequestOptions(context.Background(), TokenCost(n))
@@ -152,26 +128,7 @@ func TestTokenQuotaRefill(t *testing.T) {
 func TestTokenWaitDoesNotQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const limit, perSec = 10000, 10000.0 / 60
-		var mu sync.Mutex
-		level, last := float64(limit), time.Now()
-		base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			now := time.Now()
-			level = min(level+perSec*now.Sub(last).Seconds(), limit)
-			last = now
-			n, _ := strconv.Atoi(r.Header.Get("Tokens"))
-			level = max(level-float64(n), 0)
-			h := http.Header{}
-			h.Set("X-Ratelimit-Limit-Requests", "1000")
-			h.Set("X-Ratelimit-Remaining-Requests", "999")
-			h.Set("X-Ratelimit-Reset-Requests", "60ms")
-			h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(limit))
-			h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(int(level)))
-			full := time.Duration((limit - level) / perSec * float64(time.Second)).Round(time.Millisecond)
-			h.Set("X-Ratelimit-Reset-Tokens", full.String())
-			return respond(r, http.StatusOK, h, ""), nil
-		})
+		base := tokenBucket(limit, perSec)
 		rt := New(base, WithMaxWait(10*time.Second))
 		send := func(n int) error {
 			ctx := context.Background()
@@ -210,5 +167,36 @@ func TestTokenWaitDoesNotQueue(t *testing.T) {
 		if tokensWaited < 2900*time.Millisecond || tokensWaited > 3100*time.Millisecond {
 			t.Errorf("RoundTrip(1000 tokens with 500 left) waited %v, want 3s", tokensWaited)
 		}
+	})
+}
+
+// tokenBucket is an API in OpenAI's manner with a token bucket of limit
+// tokens refilled at perSec, full at the start: a request takes the tokens
+// its Tokens header names, or draws a 429 when fewer are left.
+func tokenBucket(limit, perSec float64) roundTripFunc {
+	var mu sync.Mutex
+	level, last := limit, time.Now()
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		level = min(level+perSec*now.Sub(last).Seconds(), limit)
+		last = now
+		n, _ := strconv.Atoi(r.Header.Get("Tokens"))
+		code := 200
+		if float64(n) > level {
+			code = http.StatusTooManyRequests
+		} else {
+			level -= float64(n)
+		}
+		h := http.Header{}
+		h.Set("X-Ratelimit-Limit-Requests", "1000")
+		h.Set("X-Ratelimit-Remaining-Requests", "999")
+		h.Set("X-Ratelimit-Reset-Requests", "60ms")
+		h.Set("X-Ratelimit-Limit-Tokens", strconv.Itoa(int(limit)))
+		h.Set("X-Ratelimit-Remaining-Tokens", strconv.Itoa(int(level)))
+		full := time.Duration((limit - level) / perSec * float64(time.Second)).Round(time.Millisecond)
+		h.Set("X-Ratelimit-Reset-Tokens", full.String())
+		return respond(r, code, h, ""), nil
 	})
 }

@@ -95,15 +95,7 @@ func (q *Key) Acquire(ctx context.Context, now time.Time, wt Want, maxWait time.
 				q.mu.Unlock()
 				return waited, err
 			}
-			changed := q.changed
-			q.waiting.Add(1) // under mu, for idle
-			q.mu.Unlock()
-			start := time.Now()
-			_, err := Sleep(ctx, d, changed)
-			q.waiting.Add(-1)
-			waited += time.Since(start)
-			q.mu.Lock()
-			if err != nil {
+			if _, err := q.sleep(ctx, d, q.changed, &waited); err != nil {
 				q.mu.Unlock()
 				return waited, err
 			}
@@ -137,15 +129,8 @@ func (q *Key) Acquire(ctx context.Context, now time.Time, wt Want, maxWait time.
 		// A batch head held back by the reserve yields the head to a
 		// request of higher priority that comes meanwhile (see enqueue).
 		w.held = res == nil && q.reserveHolds(now, wt)
-		gen, changed := q.gen, q.changed
-		q.waiting.Add(1) // under mu, for idle
-		q.mu.Unlock()
-
-		start := time.Now()
-		woke, err := Sleep(ctx, d, changed)
-		q.waiting.Add(-1)
-		waited += time.Since(start)
-		q.mu.Lock()
+		gen := q.gen
+		woke, err := q.sleep(ctx, d, q.changed, &waited)
 		w.held = false
 		if w.granted {
 			// Demoted from the head while asleep (see enqueue), then
@@ -170,6 +155,20 @@ func (q *Key) Acquire(ctx context.Context, now time.Time, wt Want, maxWait time.
 		// pause ended, our slot came.
 		slot = !woke && res != nil && q.gen == gen
 	}
+}
+
+// sleep lets go of q.mu and sleeps as Sleep does, counted as waiting (for
+// Idle), then takes q.mu again; it adds the time it slept to waited. It
+// requires q.mu held.
+func (q *Key) sleep(ctx context.Context, d time.Duration, changed <-chan struct{}, waited *time.Duration) (bool, error) {
+	q.waiting.Add(1) // under mu, for idle
+	q.mu.Unlock()
+	start := time.Now()
+	woke, err := Sleep(ctx, d, changed)
+	q.waiting.Add(-1)
+	*waited += time.Since(start)
+	q.mu.Lock()
+	return woke, err
 }
 
 // decide applies the quota's rules to a request at now. It returns the

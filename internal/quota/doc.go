@@ -53,6 +53,19 @@ package quota
 // (probeWindow): if its answer shows the server did not reset, the estimate was
 // early, and only that one request was spent finding out.
 //
+// Servers that send a reset (resetSource) are believed within rounding: once
+// a reset was seen, a whole-second reset near the instants it was seen
+// between is read as their end (phase.hint: ulule truncates, go-limiter
+// rounds), and a spent budget waits resetSlack past a reset the server sent.
+// A server that sends a reset but no window gets one guessed from its resets
+// (windowGuessed). Resets that hold still are a window's end: until a reset
+// shows whether the window is fixed or slides (FamilyUnknown), it is paced
+// two requests short (margin), and if a reset the server sent passes without
+// the count refilling, the window slides (a weighted two-window counter).
+// Resets that recede with every answer are a bucket's time until full
+// (recede): the key is a bucket, and spends what its bucket holds beyond
+// two requests over a second (drain).
+//
 // Three refinements keep the budget honest:
 //   - the server may count our concurrent requests in any order, so a rise or
 //     fall of remaining up to the number of our requests that overlapped a

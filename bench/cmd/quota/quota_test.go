@@ -46,8 +46,15 @@ func TestSmoke(t *testing.T) {
 		if r.successes == 0 || r.available == 0 || r.attempts == 0 {
 			t.Errorf("run(%s, %s) = %+v, want successes, attempts and available quota", j.sc.name, j.k.name, r)
 		}
-		if r.accepted > r.available {
-			t.Errorf("run(%s, %s) accepted %d > available %d", j.sc.name, j.k.name, r.accepted, r.available)
+		// A SetLimit that a busy machine runs a moment late records the
+		// halved limit for a window that had already accepted more under
+		// the old one (51 accepted of 50 available, once in CI).
+		slack := 0
+		if j.sc.name == "halved" {
+			slack = p.limit - p.limit/2
+		}
+		if r.accepted > r.available+slack {
+			t.Errorf("run(%s, %s) accepted %d > available %d (+%d)", j.sc.name, j.k.name, r.accepted, r.available, slack)
 		}
 	}
 	var buf bytes.Buffer

@@ -40,19 +40,7 @@ func TestTokenQuota(t *testing.T) {
 			return respond(r, 200, h, ""), nil
 		})
 		rt := New(base, WithMaxWait(10*time.Second))
-		send := func(n int) error {
-			ctx := context.Background()
-			if n > 0 {
-				ctx = WithRequestOptions(ctx, TokenCost(n))
-			}
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/v1/chat", nil)
-			req.Header.Set("Tokens", strconv.Itoa(n))
-			resp, err := rt.RoundTrip(req)
-			if err == nil {
-				resp.Body.Close()
-			}
-			return err
-		}
+		send := func(n int) error { _, err := sendTokens(rt, n); return err }
 		for i := range 2 {
 			if err := send(400); err != nil {
 				t.Fatalf("request %d of 400 tokens: %v", i, err)
@@ -91,17 +79,7 @@ func TestTokenQuotaRefill(t *testing.T) {
 		const limit, perSec = 10000, 10000.0 / 60
 		base := tokenBucket(limit, perSec)
 		rt := New(base, WithMaxWait(10*time.Second))
-		send := func(n int) (int, error) {
-			ctx := WithRequestOptions(context.Background(), TokenCost(n))
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/v1/chat", nil)
-			req.Header.Set("Tokens", strconv.Itoa(n))
-			resp, err := rt.RoundTrip(req)
-			if err != nil {
-				return 0, err
-			}
-			resp.Body.Close()
-			return resp.StatusCode, nil
-		}
+		send := func(n int) (int, error) { return sendTokens(rt, n) }
 		if code, err := send(9500); err != nil || code != 200 {
 			t.Fatalf("RoundTrip(9500 tokens) = %d, %v; want 200", code, err)
 		}
@@ -130,19 +108,7 @@ func TestTokenWaitDoesNotQueue(t *testing.T) {
 		const limit, perSec = 10000, 10000.0 / 60
 		base := tokenBucket(limit, perSec)
 		rt := New(base, WithMaxWait(10*time.Second))
-		send := func(n int) error {
-			ctx := context.Background()
-			if n > 0 {
-				ctx = WithRequestOptions(ctx, TokenCost(n))
-			}
-			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/v1/chat", nil)
-			req.Header.Set("Tokens", strconv.Itoa(n))
-			resp, err := rt.RoundTrip(req)
-			if err != nil {
-				return err
-			}
-			return resp.Body.Close()
-		}
+		send := func(n int) error { _, err := sendTokens(rt, n); return err }
 		if err := send(9500); err != nil {
 			t.Fatalf("RoundTrip(9500 tokens): %v", err)
 		}
@@ -199,4 +165,21 @@ func tokenBucket(limit, perSec float64) roundTripFunc {
 		h.Set("X-Ratelimit-Reset-Tokens", full.String())
 		return respond(r, code, h, ""), nil
 	})
+}
+
+// sendTokens sends a request that uses n tokens (its Tokens header), and
+// declares them with TokenCost unless n is 0, and returns its status.
+func sendTokens(rt http.RoundTripper, n int) (int, error) {
+	ctx := context.Background()
+	if n > 0 {
+		ctx = WithRequestOptions(ctx, TokenCost(n))
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/v1/chat", nil)
+	req.Header.Set("Tokens", strconv.Itoa(n))
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	iquota "github.com/ratehttp/ratehttp/internal/quota"
 	"github.com/ratehttp/ratehttp/ratehttptest"
 )
 
@@ -804,7 +805,7 @@ func TestLowercaseNames(t *testing.T) {
 			q := newQuota("k", "api.test", &cfg, nil)
 			for _, ans := range []http.Header{tt.first, tt.then} {
 				var tk ticket
-				if _, err := q.acquire(context.Background(), t0, call{cfg: &cfg}, &tk); err != nil {
+				if _, err := q.acquire(context.Background(), t0, iquota.Want{Cost: 1}, cfg.maxWait, &tk); err != nil {
 					t.Fatal(err)
 				}
 				q.observe(&tk, &http.Response{StatusCode: 200, Header: ans}, t0)

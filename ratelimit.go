@@ -68,6 +68,7 @@ func (c *config) engineConfig() *iquota.Config {
 			Burst:       c.burst,
 			MaxWait:     c.maxWait,
 			BackoffBase: c.backoffBase,
+			Retried:     c.retried,
 		}
 		c.engineSet = true
 	}
@@ -77,11 +78,11 @@ func (c *config) engineConfig() *iquota.Config {
 // ticket is a request's slot, from acquire to observe.
 type ticket = iquota.Ticket
 
-// acquire waits until the request may be sent and fills t with its ticket
-// (see iquota.Key.Acquire). A wait that cannot end in time is a
-// *RateLimitError.
-func (q *quota) acquire(ctx context.Context, now time.Time, c call, t *ticket) (time.Duration, error) {
-	waited, err := q.Acquire(ctx, now, c.want(), c.maxWait(), t)
+// acquire waits until a request that wants w may be sent, for at most
+// maxWait, and fills t with its ticket (see iquota.Key.Acquire). A wait
+// that cannot end in time is a *RateLimitError.
+func (q *quota) acquire(ctx context.Context, now time.Time, w iquota.Want, maxWait time.Duration, t *ticket) (time.Duration, error) {
+	waited, err := q.Acquire(ctx, now, w, maxWait, t)
 	if err != nil {
 		err = q.refusal(err)
 	}

@@ -2,6 +2,7 @@ package ratehttp
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	iquota "github.com/ratehttp/ratehttp/internal/quota"
@@ -154,11 +155,20 @@ func (c call) retries() int {
 	return c.cfg.retries
 }
 
-// want is what a request asks of its quota: its priority, its cost in
-// requests, and the tokens it declares.
-func (c call) want() iquota.Want {
+// want is what attempt n of req asks of its quota: its priority, its cost
+// in requests, the tokens it declares, and the request and attempt, for the
+// engine to ask whether a 429 would be retried (see retried) only when that
+// matters.
+func (c call) want(req *http.Request, n int) iquota.Want {
 	if c.o == nil {
-		return iquota.Want{Cost: 1}
+		return iquota.Want{Cost: 1, Req: req, Attempt: int32(n)}
 	}
-	return iquota.Want{Prio: int8(c.o.priority), Cost: max(c.o.cost, 1), Tokens: c.o.tokens}
+	return iquota.Want{Prio: int8(c.o.priority), Cost: max(c.o.cost, 1), Tokens: c.o.tokens, Req: req, Attempt: int32(n)}
+}
+
+// retried reports whether a 429 to attempt n of req would be retried:
+// another attempt is allowed and the body can be replayed.
+func (c *config) retried(req *http.Request, n int) bool {
+	o, _ := req.Context().Value(requestOptionsKey{}).(*requestOptions)
+	return n <= (call{cfg: c, o: o}).retries() && replayable(req)
 }

@@ -280,10 +280,8 @@ func scenarios() []scenario {
 		// varies an existing one keeps that row's targets.
 		{name: "sliding window counting rejected requests (HAProxy), 100/minute", server: haproxy, workers: 8, wantUtil: 0.95, wantReject: 0.005},
 		{name: "weighted two-window counter, 100/minute", server: weighted, workers: 8, wantUtil: 0.95, wantReject: 0.01},
-		{name: "GCRA, 100/minute, burst 10, Retry-After", server: gcra, workers: 8, wantUtil: 0.95, wantReject: 0.01,
-			knownMiss: "issue 18: X-Ratelimit carries the burst, read as the window's limit; the refill is not learned"},
-		{name: "leaky bucket, 100/minute, capacity 10", server: leaky, workers: 8, wantUtil: 0.95, wantReject: 0.01,
-			knownMiss: "issue 18: X-Ratelimit carries the capacity, read as the window's limit; the refill is not learned"},
+		{name: "GCRA, 100/minute, burst 10, Retry-After", server: gcra, workers: 8, wantUtil: 0.95, wantReject: 0.01},
+		{name: "leaky bucket, 100/minute, capacity 10", server: leaky, workers: 8, wantUtil: 0.95, wantReject: 0.01},
 		{name: "no quota headers, 429 and Retry-After only", server: silent, workers: 8, wantUtil: 0.80, wantReject: 0.10},
 		{name: "lowercase header names", server: lower, workers: 8, wantUtil: 0.98, wantReject: 0.002, noneAfter1: true},
 		{name: "negative remaining, rejected requests counted", server: negative, workers: 8, wantUtil: 0.98, wantReject: 0.002, noneAfter1: true},

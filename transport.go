@@ -514,13 +514,16 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 		waited time.Duration
 	)
 	if t.cfg.shared == nil {
+		// A lane's ticket first, without Acquire's frame; then
 		// q.Acquire, not q.acquire: one call less on every request's
 		// path.
-		if waited, err = q.Acquire(req.Context(), now, c.want(), c.maxWait(), &tk); err != nil {
-			err = q.refusal(err)
+		if w := c.want(req, n); !q.Lane(now, w, &tk) {
+			if waited, err = q.Acquire(req.Context(), now, w, c.maxWait(), &tk); err != nil {
+				err = q.refusal(err)
+			}
 		}
 	} else {
-		waited, err = t.admitShared(req, q, now, c, &tk)
+		waited, err = t.admitShared(req, q, now, c, n, &tk)
 	}
 	emitting := c.emitting()
 	if waited > 0 {
@@ -583,7 +586,7 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 
 // admitShared waits until req may be sent: for the shared budget, then for
 // q (see quota.acquire, which fills tk).
-func (t *Transport) admitShared(req *http.Request, q *quota, now time.Time, c call, tk *ticket) (time.Duration, error) {
+func (t *Transport) admitShared(req *http.Request, q *quota, now time.Time, c call, n int, tk *ticket) (time.Duration, error) {
 	waited, err := t.takeShared(req.Context(), t.cfg.shared, req, q, c)
 	if err != nil {
 		return waited, err
@@ -591,7 +594,7 @@ func (t *Transport) admitShared(req *http.Request, q *quota, now time.Time, c ca
 	if waited > 0 {
 		now = time.Now()
 	}
-	w, err := q.acquire(req.Context(), now, c, tk)
+	w, err := q.acquire(req.Context(), now, c.want(req, n), c.maxWait(), tk)
 	return waited + w, err
 }
 

@@ -197,15 +197,19 @@ func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bo
 		return q.takeProbe(now, w), true, 0, nil, false
 	case now.Before(q.pauseUntil):
 		return Ticket{}, false, q.pauseUntil.Sub(now), nil, false
-	case q.empty(now) && q.stale(now):
-		// The budget reads spent, but nothing was heard for a while and
-		// no reset the server sent says when it refills: the belief may
-		// be wrong (a reset we could not read, a bucket that refills).
-		// One request finds out, and the others wait for its answer.
-		q.probe = probeWindow
-		return q.takeProbe(now, w), true, 0, nil, false
 	case q.empty(now):
+		if q.stale(now) || q.testing(now, w) {
+			// The budget reads spent, but nothing was heard for a
+			// while and no reset the server sent says when it
+			// refills, or a spent-window test is due: the belief may
+			// be wrong (a reset we could not read, a bucket that
+			// refills). One request finds out, and the others wait
+			// for its answer.
+			q.probe = probeWindow
+			return q.takeProbe(now, w), true, 0, nil, false
+		}
 		q.pauseUntil = q.emptyUntil(now)
+		q.scheduleTest(now, w)
 		q.renew(q.pace(now))
 		return Ticket{}, false, q.pauseUntil.Sub(now), nil, false
 	}
@@ -255,6 +259,14 @@ func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bo
 	return Ticket{}, false, d, res, false
 }
 
+// Lane fills t with a ticket from the open lane, if a request that wants w
+// may take one at now, without the lock (see lane.go), and reports whether
+// it did. A caller that tries it before Acquire spares a lane's ticket
+// Acquire's frame.
+func (q *Key) Lane(now time.Time, w Want, t *Ticket) bool {
+	return w.laneOK() && q.fromLane(now, t)
+}
+
 // tooLong returns the error for a wait of d that must not be started: one
 // that would pass ctx's deadline (reported first, as the caller's own limit)
 // or the maximum wait. It requires q.mu held.
@@ -287,6 +299,7 @@ func (q *Key) take(now time.Time, w Want) Ticket {
 // answer may be a 429. It requires q.mu held.
 func (q *Key) takeProbe(now time.Time, w Want) Ticket {
 	t := q.take(now, w)
+
 	t.foreseen = true
 	return t
 }

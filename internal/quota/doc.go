@@ -1,7 +1,8 @@
 // Package quota is ratehttp's quota engine: the client's model of one
 // server-side quota per key, and the safety net no error of that model gets
 // past. The root package calls it through a small interface: [Key.Acquire]
-// before sending a request, [Key.Observe] (or [Key.Skip]) with what the
+// (after [Key.Lane], a lane's ticket without the lock) before sending a
+// request, [Key.Observe] (or [Key.Skip]) with what the
 // answer said, parsed into an [Observation]. Header parsing, metrics and
 // events stay in the root package; nothing here reads a header.
 //
@@ -15,6 +16,8 @@
 //   - family.go: the kind of limiter the server seems to run ([Family]);
 //   - meaning.go: what the vendor's X-ratelimit-used means;
 //   - refill.go: a bucket's refill, measured;
+//   - spent.go: the spent-window test, which tells a bucket that sends its
+//     capacity as a window's limit from that window;
 //   - pacer.go: the rate.Limiter that spaces requests;
 //   - queue.go: the waiters, in order of priority and arrival;
 //   - lane.go: routine requests without the lock;
@@ -42,7 +45,12 @@ package quota
 // "remaining reported by the newest response, minus every request we sent
 // after that response's request" (requests are numbered by seq when they take
 // their slot). This is conservative: it can only under-estimate the budget,
-// and the next response corrects it.
+// and the next response corrects it. One exception is guarded: an answer
+// that our concurrent requests overlapped may have been counted before them,
+// and its remaining is then too high for its seq; in a window the server
+// sent that frees nothing until its reset, such an answer never raises the
+// budget above what the anchor foresees for it (an answer nothing
+// overlapped is exact).
 //
 // The vendor sends no reset time, so window boundaries are estimated: first as
 // the UTC-aligned boundaries of the window's unit, then from the instants at
@@ -88,7 +96,9 @@ package quota
 // its resets is rounded up to the second. Where a bucket is known or likely
 // (FamilyBucket: a 429 whose Retry-After is far shorter than the wait for
 // the window believed spent, then an answer that is not a 429 to the request
-// sent after it; or a window guessed from resets), the refill is measured
+// sent after it; two resets less than half a window apart, which the
+// spent-window test brings out (spent.go); or a window guessed from resets),
+// the refill is measured
 // (refillMeter): what the server freed between two answers is the rise in
 // remaining plus our requests in between; a span that starts and ends with
 // the bucket full only shows that the refill keeps up with us, and the

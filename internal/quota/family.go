@@ -31,8 +31,10 @@ const (
 	// as a log or a weighted two-window counter lets old requests go.
 	FamilySlidingWindow
 	// FamilyBucket: a token bucket, GCRA or leaky bucket: a request was
-	// accepted soon after a 429 in a window believed spent (twice), so
-	// the server frees slots continuously and a rise of remaining is a
+	// accepted soon after a 429 in a window believed spent (twice),
+	// remaining jumped back up twice less than half a window apart (see
+	// spent.go), or a reset the server sent recedes with every answer,
+	// so the server frees slots continuously and a rise of remaining is a
 	// refill, never a reset.
 	FamilyBucket
 )

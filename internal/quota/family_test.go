@@ -229,16 +229,18 @@ func TestBucketDrain(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		family Family
+		sent   bool // the server sent the window; else it is guessed
 		rem    int64
 		want   float64
 	}{
-		{"bucket holding 8", FamilyBucket, 8, 26},
-		{"bucket holding 2", FamilyBucket, 2, 20},
-		{"not known to be a bucket", FamilyUnknown, 8, 20},
+		{"bucket holding 8", FamilyBucket, false, 8, 26},
+		{"bucket holding 2", FamilyBucket, false, 2, 20},
+		{"not known to be a bucket", FamilyUnknown, false, 8, 20},
+		{"bucket of a window sent, holding 8", FamilyBucket, true, 8, 26},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.windowGuessed, q.family = true, 20, time.Second, true, tt.family
+			q.known, q.limit, q.window, q.windowGuessed, q.family = true, 20, time.Second, !tt.sent, tt.family
 			q.seq.Store(10)
 			q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, 9, tt.rem, t0
 			if r, b := q.modelPace(t0); math.Abs(float64(r)-tt.want) > 1e-9 || b != 1 {

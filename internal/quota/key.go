@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,11 @@ type Config struct {
 	// BackoffBase is the shortest pause after a 429 that does not say the
 	// quota is spent.
 	BackoffBase time.Duration
+	// Retried reports whether a 429 to attempt n of req would be
+	// retried; nil: never. Only such a request tests a spent window (see
+	// spent.go), so that the test's 429 reaches no caller. It is asked
+	// only then, off the path of a routine request.
+	Retried func(req *http.Request, n int) bool
 }
 
 // UsedMeaning says how to read the vendor's X-ratelimit-used header.
@@ -33,10 +39,14 @@ type Want struct {
 	// a batch request, which the batch reserve holds back (see
 	// reserveHolds).
 	Prio int8
+	// Attempt is the request's attempt number (1 for the first), and Req
+	// the request (nil when unknown), for Config.Retried.
+	Attempt int32
 	// Cost is how many requests of the quota it counts for, at least one.
 	Cost int64
 	// Tokens is the tokens it declares, for token quotas (see gates.go).
 	Tokens int64
+	Req    *http.Request
 }
 
 // laneOK reports whether a request of w may take a lane's ticket: one of
@@ -135,6 +145,10 @@ type Key struct {
 	// retryProbe: a 429 asked for a Retry-After far shorter than the
 	// spent budget's believed refill; a probe tests the belief then.
 	retryProbe time.Time
+	// test is the spent-window test's state, due at testAt (see
+	// spent.go).
+	test   spentTest
+	testAt time.Time
 
 	// newsSeq is the seq of the newest response whose limit, window and
 	// dialect were applied: an older response arriving late changes none.

@@ -133,6 +133,7 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	if rem >= 0 && q.limit > 0 {
 		q.learn(t, rem, now)
 	}
+	q.testAnswered(t.sent, throttled)
 
 	// A new family may call for a new pace however close (see margin).
 	renew := first || q.undecided() || windowProbe || q.family != family || q.unsure() != unsure
@@ -202,13 +203,29 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 		// A reset also undoes our requests sent between the two (whose
 		// responses were skipped, or are still to come): without one, each
 		// of them adds one to what the server counts as used, so they are
-		// credited to the rise that tells a reset.
+		// credited to the rise that tells a reset. A request sent alone,
+		// once every other was answered (a spent-window test), was
+		// counted after all of them: of those that overlapped the older
+		// flight, only those credited can have been counted before it,
+		// however many overlapped the burst's last answer. (Those
+		// counted after it only lower the rise; they still look like
+		// others' requests, below.)
 		rise := q.lastUsed - (q.limit - rem)
 		gap := int64(t.seq - q.lastSeq - 1)
 		reorder := max(overlap, q.lastOverlap)
+		jumpReorder := reorder
+		if overlap == 0 && t.conc == 1 {
+			jumpReorder = min(q.lastOverlap, gap)
+		}
 		switch {
-		case rise+gap >= max(reorder+2, q.limit/4) && q.family != FamilyBucket:
+		case rise+gap >= max(jumpReorder+2, q.limit/4) && q.family != FamilyBucket:
 			jumped = true
+			if q.family != FamilySlidingWindow && q.resetsTooClose(now) {
+				// Two resets less than half a window apart: a
+				// bucket's refill (see spent.go).
+				q.family = FamilyBucket
+				break
+			}
 			switch {
 			case q.window <= 0:
 			case q.resetFrom != resetEstimated:
@@ -278,5 +295,17 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			q.slide()
 		}
 	}
-	q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, t.seq, rem, t.sent
+	anchor := rem
+	if !jumped && overlap > 0 && q.window > 0 && !q.windowGuessed && !q.slots() && q.news == newsAnchored && t.seq > q.anchorSeq {
+		// In a window the server sent, that frees nothing until its
+		// reset as far as its answers showed, a count
+		// above what the anchor foresees for this request is our
+		// concurrent requests counted after it, not room: the lower
+		// of the two holds (a spent-window test sent behind six others
+		// was counted second of seven, and its remaining 8 sent eight
+		// more into the 3 left). An answer that nothing overlapped is
+		// exact, and is taken as it is.
+		anchor = min(rem, q.anchorRem-int64(t.seq-q.anchorSeq))
+	}
+	q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, t.seq, anchor, t.sent
 }

@@ -58,7 +58,7 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 			return r, burstShare(q.limit, q.cfg.Burst)
 		case q.slots():
 			// One at a time: the budget is earned back slot by slot.
-			return r, 1
+			return r + q.drain(now), 1
 		}
 		return r, burstFor(q.limit)
 	}

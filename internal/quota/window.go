@@ -16,6 +16,9 @@ func (q *Key) roll(now time.Time) {
 	}
 	q.closeLane()
 	q.resetFrom = resetEstimated
+	if q.test == testDue {
+		q.test = testUntried // the window it was to test is over
+	}
 	q.winFirstSeq = q.seq.Load()
 	q.news = newsFresh
 }

@@ -31,7 +31,7 @@ func (q *Key) budget(now time.Time) float64 {
 		cur := q.seq.Load()
 		sent := float64(cur - q.anchorSeq - 1)
 		earned := math.Floor(age * q.slotRate())
-		if q.family == FamilySlidingWindow && !q.windowGuessed && q.sends != nil && q.otherRate == 0 {
+		if q.family == FamilySlidingWindow && q.windowFrom != windowGuessed && q.sends != nil && q.otherRate == 0 {
 			earned = min(earned, q.sends.freed(q.anchorSent, now, q.window, cur))
 		}
 		b = min(float64(q.anchorRem)+earned, float64(q.limit)) - sent

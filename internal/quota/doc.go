@@ -66,7 +66,7 @@ package quota
 // between is read as their end (phase.hint: ulule truncates, go-limiter
 // rounds), and a spent budget waits resetSlack past a reset the server sent.
 // A server that sends a reset but no window gets one guessed from its resets
-// (windowGuessed). Resets that hold still are a window's end: until a reset
+// (windowFrom). Resets that hold still are a window's end: until a reset
 // shows whether the window is fixed or slides (FamilyUnknown), it is paced
 // two requests short (margin), and if a reset the server sent passes without
 // the count refilling, the window slides (a weighted two-window counter).

@@ -84,7 +84,10 @@ func TestSlidingPaceMargin(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
 			q.known, q.limit, q.window, q.family = true, tt.limit, 2*time.Second, tt.family
-			q.windowGuessed, q.refill.rate = tt.guessed, tt.refill
+			q.refill.rate = tt.refill
+			if tt.guessed {
+				q.windowFrom = windowGuessed
+			}
 			if tt.held {
 				q.resetFrom = resetHeld
 			}
@@ -240,7 +243,10 @@ func TestBucketDrain(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.windowGuessed, q.family = true, 20, time.Second, !tt.sent, tt.family
+			q.known, q.limit, q.window, q.family = true, 20, time.Second, tt.family
+			if !tt.sent {
+				q.windowFrom = windowGuessed
+			}
 			q.seq.Store(10)
 			q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, 9, tt.rem, t0
 			if r, b := q.modelPace(t0); math.Abs(float64(r)-tt.want) > 1e-9 || b != 1 {

@@ -138,10 +138,9 @@ type Key struct {
 	otherRate   float64 // requests per second others take from the quota (EWMA)
 	pauseUntil  time.Time
 	heardAt     time.Time // when the newest response was read
-	// windowGuessed: the server sends resets but no window, and window is
-	// the longest wait for a reset seen, in whole seconds.
-	windowGuessed bool
-	lastTake      time.Time // when take last handed out a Ticket
+	// windowFrom says where window came from (see windowSource).
+	windowFrom windowSource
+	lastTake   time.Time // when take last handed out a Ticket
 	// retryProbe: a 429 asked for a Retry-After far shorter than the
 	// spent budget's believed refill; a probe tests the belief then.
 	retryProbe time.Time

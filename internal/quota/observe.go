@@ -90,16 +90,16 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 			q.dialect, q.vendor = sig.Dialect, sig.Vendor
 		}
 		if sig.Window > 0 && sig.Window != q.window {
-			q.window, q.windowGuessed = sig.Window, false
+			q.window, q.windowFrom = sig.Window, windowSent
 			q.resetAt = time.Time{}
 		}
 	}
-	if sig.Window == 0 && (q.window == 0 || q.windowGuessed) && sig.Reset.After(now) {
+	if sig.Window == 0 && (q.window == 0 || q.windowFrom == windowGuessed) && sig.Reset.After(now) {
 		// No window header, but a reset: the window is at least as long
 		// as the longest wait for a reset seen, in whole seconds (resets
 		// are often truncated or rounded to the second).
 		if w := (sig.Reset.Sub(now) + time.Second - 1).Truncate(time.Second); w > q.window {
-			q.window, q.windowGuessed = w, true
+			q.window, q.windowFrom = w, windowGuessed
 		}
 	}
 	if q.sends == nil && q.limit > 0 && q.window > 0 {
@@ -265,7 +265,7 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 	switch {
 	case jumped:
 		q.refill.restart() // a reset, not a refill: sample afresh
-	case (q.family == FamilyBucket || q.windowGuessed) && q.window > 0:
+	case (q.family == FamilyBucket || q.windowFrom == windowGuessed) && q.window > 0:
 		// A bucket's refill, measured where one is known or likely:
 		// not a sliding window's, whose slots come back in bursts as
 		// old requests leave it.
@@ -296,7 +296,7 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 		}
 	}
 	anchor := rem
-	if !jumped && overlap > 0 && q.window > 0 && !q.windowGuessed && !q.slots() && q.news == newsAnchored && t.seq > q.anchorSeq {
+	if !jumped && overlap > 0 && q.window > 0 && q.windowFrom != windowGuessed && !q.slots() && q.news == newsAnchored && t.seq > q.anchorSeq {
 		// In a window the server sent, that frees nothing until its
 		// reset as far as its answers showed, a count
 		// above what the anchor foresees for this request is our

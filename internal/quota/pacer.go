@@ -43,7 +43,7 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 	if q.window > 0 {
 		r := rate.Limit(q.slotRate())
 		switch {
-		case q.windowGuessed:
+		case q.windowFrom == windowGuessed:
 			// One at a time: the window is only a guess (a bucket's
 			// refill may be slower than its window's limit).
 			return r*rate.Limit(q.margin()) + q.drain(now), 1
@@ -76,7 +76,7 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 // mode when it is faster. It requires q.mu held and a window.
 func (q *Key) slotRate() float64 {
 	r := float64(q.limit) / q.window.Seconds()
-	if (q.family == FamilyBucket || q.windowGuessed) && q.refill.rate > r {
+	if (q.family == FamilyBucket || q.windowFrom == windowGuessed) && q.refill.rate > r {
 		return q.refill.rate
 	}
 	return r
@@ -125,7 +125,7 @@ func (q *Key) drain(now time.Time) rate.Limit {
 // and no reset or slide has shown yet whether it is fixed or slides. It
 // requires q.mu held.
 func (q *Key) unsure() bool {
-	return q.windowGuessed && q.resetFrom == resetHeld && q.family == FamilyUnknown
+	return q.windowFrom == windowGuessed && q.resetFrom == resetHeld && q.family == FamilyUnknown
 }
 
 // burstFor is how many requests may go at once after an idle spell: a

@@ -53,7 +53,7 @@ const testLead = 4
 //
 // It requires q.mu held.
 func (q *Key) scheduleTest(now time.Time, w Want) {
-	if q.test != testUntried || q.window <= 0 || q.windowGuessed || q.slots() ||
+	if q.test != testUntried || q.window <= 0 || q.windowFrom == windowGuessed || q.slots() ||
 		q.resetFrom != resetEstimated || q.otherRate > 0 || q.limit <= 0 {
 		return
 	}

@@ -105,7 +105,7 @@ func (q *Key) shownFamily() Family {
 		return FamilyUnknown
 	case q.limit <= 0:
 		return FamilyNoHeaders
-	case q.windowGuessed:
+	case q.windowFrom == windowGuessed:
 		return FamilyBucket
 	case q.family == FamilyUnknown:
 		return FamilyFixedWindow // the rules it follows until it knows

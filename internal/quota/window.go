@@ -35,7 +35,7 @@ func (q *Key) recede(r time.Time) {
 	switch {
 	case step < 0 || q.window > 0 && step >= q.window/2:
 		q.resetBase = r
-	case q.windowGuessed && q.family != FamilyBucket && r.Sub(q.resetBase) > time.Second:
+	case q.windowFrom == windowGuessed && q.family != FamilyBucket && r.Sub(q.resetBase) > time.Second:
 		q.family = FamilyBucket
 	}
 }
@@ -52,6 +52,17 @@ const (
 	// as a window's end is (a bucket's "full in" recedes with every
 	// answer).
 	resetHeld
+)
+
+// windowSource says where a key's window length came from.
+type windowSource uint8
+
+const (
+	// windowSent: the server's window header (or none yet: window 0).
+	windowSent windowSource = iota
+	// windowGuessed: the server sends resets but no window, and the
+	// window is the longest wait for a reset seen, in whole seconds.
+	windowGuessed
 )
 
 // windowNews says what a key has heard of its current window.

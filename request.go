@@ -136,9 +136,12 @@ type call struct {
 }
 
 // newCall returns the call of a request made with ctx.
-func (t *Transport) newCall(ctx context.Context) call {
+func (t *Transport) newCall(ctx context.Context) call { return t.cfg.call(ctx) }
+
+// call returns the call of a request made with ctx under c.
+func (c *config) call(ctx context.Context) call {
 	o, _ := ctx.Value(requestOptionsKey{}).(*requestOptions)
-	return call{cfg: &t.cfg, o: o}
+	return call{cfg: c, o: o}
 }
 
 func (c call) maxWait() time.Duration {
@@ -167,8 +170,8 @@ func (c call) want(req *http.Request, n int) iquota.Want {
 }
 
 // retried reports whether a 429 to attempt n of req would be retried:
-// another attempt is allowed and the body can be replayed.
+// another attempt is allowed, the body can be replayed, and the retry
+// policy is the default (WithRetryPolicy's own may not retry a 429).
 func (c *config) retried(req *http.Request, n int) bool {
-	o, _ := req.Context().Value(requestOptionsKey{}).(*requestOptions)
-	return n <= (call{cfg: c, o: o}).retries() && replayable(req)
+	return !c.ownPolicy && n <= c.call(req.Context()).retries() && replayable(req)
 }

@@ -420,3 +420,37 @@ func TestPrioritiesReserveServesSeveral(t *testing.T) {
 		wg.Wait()
 	})
 }
+
+// TestRetried: the engine's spent-window test goes only with a request whose
+// 429 would be retried: another attempt allowed (by the Transport or the
+// request's options), a body that can be replayed, and the default retry
+// policy.
+func TestRetried(t *testing.T) {
+	get := func(ctx context.Context) *http.Request {
+		r, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://api.test/", nil)
+		return r
+	}
+	unreplayable, _ := http.NewRequest(http.MethodPost, "http://api.test/", io.NopCloser(strings.NewReader("x")))
+	noRetries := WithRequestOptions(context.Background(), Retries(0))
+	for _, tt := range []struct {
+		name string
+		opts []Option
+		req  *http.Request
+		n    int
+		want bool
+	}{
+		{"first attempt", nil, get(context.Background()), 1, true},
+		{"last attempt", []Option{WithRetries(2)}, get(context.Background()), 3, false},
+		{"WithRetries(0)", []Option{WithRetries(0)}, get(context.Background()), 1, false},
+		{"Retries(0) for the request", nil, get(noRetries), 1, false},
+		{"a body without GetBody", nil, unreplayable, 1, false},
+		{"WithRetryPolicy", []Option{WithRetryPolicy(func(*http.Request, *http.Response, error) bool { return true })}, get(context.Background()), 1, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tr := New(http.DefaultTransport, tt.opts...)
+			if got := tr.cfg.retried(tt.req, tt.n); got != tt.want {
+				t.Errorf("retried = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -418,3 +418,37 @@ func TestScenariosPlain(t *testing.T) {
 		})
 	}
 }
+
+// TestSmallFixedWindowsTestOnce: on a true fixed window, the spent-window
+// test (a quota that goes in one burst, with most of its window ahead)
+// costs at most one 429 in a key's life, retried at the reset, and a key
+// paced through its window (a limit above the default burst) pays none.
+// 8 workers, ten windows of a minute, from both starts.
+func TestSmallFixedWindowsTestOnce(t *testing.T) {
+	for _, tt := range []struct {
+		limit, most int
+	}{{5, 1}, {10, 1}, {20, 0}, {40, 0}} {
+		for _, off := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d per minute, off a boundary %v", tt.limit, off), func(t *testing.T) {
+				sc := scenario{server: perMinute(tt.limit), workers: 8}
+				if off {
+					sc = sc.offBoundary()
+				}
+				var all atomic.Int64 // 429s over the whole run, window 1 included
+				sc.trace = func(e ratehttptest.Event) {
+					if e.Status == http.StatusTooManyRequests {
+						all.Add(1)
+					}
+				}
+				got := sc.run(t)
+				t.Logf("ratehttp: %v; 429s in the whole run: %d", got, all.Load())
+				if n := int(all.Load()); n > tt.most {
+					t.Errorf("%d 429s in the whole run, want at most %d", n, tt.most)
+				}
+				if got.util() < 0.95 {
+					t.Errorf("utilisation = %.2f%%, want >= 95%%", 100*got.util())
+				}
+			})
+		}
+	}
+}

@@ -96,8 +96,9 @@ package quota
 // its resets is rounded up to the second. Where a bucket is known or likely
 // (FamilyBucket: a 429 whose Retry-After is far shorter than the wait for
 // the window believed spent, then an answer that is not a 429 to the request
-// sent after it; two resets less than half a window apart, which the
-// spent-window test brings out (spent.go); or a window guessed from resets),
+// sent after it; a spent-window test whose answer shows a reset less than
+// half a window after the one before (spent.go); or a window guessed from
+// resets),
 // the refill is measured
 // (refillMeter): what the server freed between two answers is the rise in
 // remaining plus our requests in between; a span that starts and ends with

@@ -32,8 +32,9 @@ const (
 	FamilySlidingWindow
 	// FamilyBucket: a token bucket, GCRA or leaky bucket: a request was
 	// accepted soon after a 429 in a window believed spent (twice),
-	// remaining jumped back up twice less than half a window apart (see
-	// spent.go), or a reset the server sent recedes with every answer,
+	// a spent-window test found remaining back up less than half a window
+	// after a reset (see spent.go), or a reset the server sent recedes
+	// with every answer,
 	// so the server frees slots continuously and a rise of remaining is a
 	// refill, never a reset.
 	FamilyBucket

@@ -220,9 +220,10 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 		switch {
 		case rise+gap >= max(jumpReorder+2, q.limit/4) && q.family != FamilyBucket:
 			jumped = true
-			if q.family != FamilySlidingWindow && q.resetsTooClose(now) {
-				// Two resets less than half a window apart: a
-				// bucket's refill (see spent.go).
+			if q.family != FamilySlidingWindow && q.isTest(t) && q.resetsTooClose(now) {
+				// A spent-window test found a second reset less
+				// than half a window after the first: a bucket's
+				// refill (see spent.go).
 				q.family = FamilyBucket
 				break
 			}

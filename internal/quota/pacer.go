@@ -54,13 +54,11 @@ func (q *Key) modelPace(now time.Time) (rate.Limit, int) {
 				return r, burstShare(q.limit, q.cfg.Burst)
 			}
 			return r, 1
-		case q.cfg.Burst >= 0:
-			return r, burstShare(q.limit, q.cfg.Burst)
-		case q.slots():
+		case q.slots() && q.cfg.Burst < 0:
 			// One at a time: the budget is earned back slot by slot.
 			return r + q.drain(now), 1
 		}
-		return r, burstFor(q.limit)
+		return r, q.windowBurst()
 	}
 	// A quota with a server-sent reset but no window: spread what remains
 	// until the reset.
@@ -126,6 +124,15 @@ func (q *Key) drain(now time.Time) rate.Limit {
 // requires q.mu held.
 func (q *Key) unsure() bool {
 	return q.windowFrom == windowGuessed && q.resetFrom == resetHeld && q.family == FamilyUnknown
+}
+
+// windowBurst is how many requests of a window's quota may go at once: what
+// WithBurst says, else burstFor. It requires q.mu held.
+func (q *Key) windowBurst() int {
+	if q.cfg.Burst >= 0 {
+		return burstShare(q.limit, q.cfg.Burst)
+	}
+	return burstFor(q.limit)
 }
 
 // burstFor is how many requests may go at once after an idle spell: a

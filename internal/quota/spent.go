@@ -57,11 +57,7 @@ func (q *Key) scheduleTest(now time.Time, w Want) {
 		q.resetFrom != resetEstimated || q.otherRate > 0 || q.limit <= 0 {
 		return
 	}
-	burst := burstFor(q.limit)
-	if q.cfg.Burst >= 0 {
-		burst = burstShare(q.limit, q.cfg.Burst)
-	}
-	if int64(burst) < q.limit {
+	if int64(q.windowBurst()) < q.limit {
 		return
 	}
 	slot := q.window / time.Duration(q.limit)
@@ -110,6 +106,15 @@ func (q *Key) testAnswered(sent time.Time, throttled bool) {
 	} else {
 		q.test = testUntried
 	}
+}
+
+// isTest reports whether t is the spent-window test under way. Only a
+// test's answer makes a bucket of resets too close together: elsewhere, a
+// counter the server lost (a restart) would make a fixed window a bucket
+// for good, and the pace would run past its budget into 429s every window.
+// It requires q.mu held.
+func (q *Key) isTest(t *Ticket) bool {
+	return q.test == testDue && !t.sent.Before(q.testAt)
 }
 
 // resetsTooClose reports whether a reset seen to lie after q.lastSent and by

@@ -103,6 +103,18 @@ func TestSpentWindowTest(t *testing.T) {
 			t.Errorf("test due with a request in flight: ok %v, wait %v, test at +%v; want no test, a new one a slot later", ok, d, q.testAt.Sub(at))
 		}
 	})
+	t.Run("resets too close without a test: still a fixed window", func(t *testing.T) {
+		// A counter the server lost (a restart) jumps back at any
+		// instant: without a test, that is not a bucket's doing.
+		q := retriedKey(2 * time.Minute)
+		spend(q, t0, 10, 10, 9)
+		spend(q, t0.Add(time.Second), 1, 10, 9) // a reset
+		spend(q, t0.Add(1500*time.Millisecond), 9, 10, 8)
+		spend(q, t0.Add(2*time.Second), 1, 10, 9) // another, a second later
+		if !q.phase.seen || q.family != FamilyFixedWindow {
+			t.Errorf("family %v, phase seen %v; want a fixed window's resets seen", q.family, q.phase.seen)
+		}
+	})
 	for _, tt := range []struct {
 		name    string
 		maxWait time.Duration

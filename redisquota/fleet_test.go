@@ -78,7 +78,7 @@ type fleetResult struct {
 	reports  []fleetReport
 	windows  []ratehttptest.WindowStats // the whole windows measured
 	first    ratehttptest.WindowStats   // the partial window the run started in
-	stall    time.Duration              // the longest a 1ms sleep of any process overslept during the run
+	stall    time.Duration              // the longest a 1ms sleep of any process overslept during the run, or one woke late at its start
 	accepted int                        // in the windows measured
 	rejected int                        // in the whole run
 	total    int                        // accepted + rejected in the whole run

@@ -24,7 +24,8 @@ type Report struct {
 	Late    int
 	MaxLate int64
 	// Stall is the longest a 1ms sleep of the process overslept during
-	// the run, in nanoseconds: how long the machine left it waiting.
+	// the run, or how late it woke at Start if that was longer, in
+	// nanoseconds: how long the machine left it waiting.
 	Stall int64
 	// Metrics are the Budget's and the Transport's counters and gauges,
 	// summed over the label result, by name and the other labels' values

@@ -61,6 +61,9 @@ func run(spec fleet.Spec) (fleet.Report, error) {
 	)
 	end := spec.Start.Add(spec.Duration)
 	time.Sleep(time.Until(spec.Start))
+	// A process that wakes late (started late, or left waiting) loses the
+	// start of the run: it counts as a stall, like one during the run.
+	late := time.Since(spec.Start)
 	stop := make(chan struct{})
 	stalled := make(chan time.Duration)
 	go func() { stalled <- fleet.WatchStalls(stop) }()
@@ -113,7 +116,7 @@ func run(spec fleet.Spec) (fleet.Report, error) {
 	}
 	wg.Wait()
 	close(stop)
-	rep.Stall = int64(<-stalled)
+	rep.Stall = int64(max(<-stalled, late))
 
 	mfs, err := reg.Gather()
 	if err != nil {

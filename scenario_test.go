@@ -234,6 +234,11 @@ func scenarios() []scenario {
 	haproxy.Policy, haproxy.CountRejected = ratehttptest.SlidingWindow, true
 	weighted := perMinute(100)
 	weighted.Policy = ratehttptest.WeightedWindow
+	// HAProxy's stick table as the conformance suite runs it: a weighted
+	// counter that counts rejected requests, in short windows, so that a
+	// 429 at its first boundary costs a share of the window to recover.
+	stick := ratehttptest.Config{Limit: 40, Window: 2 * time.Second, Latency: 50 * time.Millisecond,
+		Policy: ratehttptest.WeightedWindow, CountRejected: true}
 	gcra := perMinute(100)
 	gcra.Policy, gcra.Burst, gcra.RetryAfter = ratehttptest.GCRA, 10, true
 	leaky := perMinute(100)
@@ -280,6 +285,7 @@ func scenarios() []scenario {
 		// varies an existing one keeps that row's targets.
 		{name: "sliding window counting rejected requests (HAProxy), 100/minute", server: haproxy, workers: 8, wantUtil: 0.95, wantReject: 0.005},
 		{name: "weighted two-window counter, 100/minute", server: weighted, workers: 8, wantUtil: 0.95, wantReject: 0.01},
+		{name: "weighted two-window counter counting rejected requests (HAProxy's stick table), 40 per 2 s", server: stick, workers: 8, wantUtil: 0.95, wantReject: 0.005},
 		{name: "GCRA, 100/minute, burst 10, Retry-After", server: gcra, workers: 8, wantUtil: 0.95, wantReject: 0.01},
 		{name: "leaky bucket, 100/minute, capacity 10", server: leaky, workers: 8, wantUtil: 0.95, wantReject: 0.01},
 		{name: "no quota headers, 429 and Retry-After only", server: silent, workers: 8, wantUtil: 0.80, wantReject: 0.10},

@@ -59,7 +59,9 @@ package quota
 // to a request sent before the current window began never drains the new
 // window's budget. The first request of a window we believe new goes alone
 // (probeWindow): if its answer shows the server did not reset, the estimate was
-// early, and only that one request was spent finding out.
+// early, and only that one request was spent finding out. Only the probe's
+// own answer ends it: an answer to a request sent before it says nothing of
+// what it went to learn.
 //
 // Servers that send a reset (resetSource) are believed within rounding: once
 // a reset was seen, a whole-second reset near the instants it was seen
@@ -89,7 +91,14 @@ package quota
 //     at the rate from the newest answer. It is paced one request of each
 //     window short of limit/window (margin): paced at exactly its rate a
 //     sliding window is full at every instant, and a weighted two-window
-//     counter refuses the next request at a boundary.
+//     counter refuses the next request at a boundary. A rise a sliding
+//     window can have freed since the newer answer's request (the limit per
+//     window as a weighted counter's previous window fades, or our requests
+//     that left a log) is no reset (slideExplains); a larger one makes the
+//     window fixed. Paced so, a slot left unused stays unused: after a
+//     probing episode that a 429 of the model's own began, what the answer
+//     shows spare is spent over the next half window on top of the pace
+//     (catchUp).
 //
 // A bucket's refill may be faster than its capacity per window: its limit
 // header may carry the burst (throttled, a GCRA), and a window guessed from

@@ -255,3 +255,81 @@ func TestBucketDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUp: after a probing episode that a 429 of the model's own began
+// (no cut), a sliding window's pace spends the slots the answer shows
+// spare, beyond one and those in flight, over half a window; not after a cut
+// (the server said to slow down), not without slots to spare, and not on a
+// fixed window.
+func TestCatchUp(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	b := Bounds{Pace: 19.5, Slot: 50 * time.Millisecond, MaxInterval: 2 * time.Second}
+	for _, tt := range []struct {
+		name     string
+		family   Family
+		foreseen bool // the episode began with a foreseen 429; else it cut the pace
+		episode  bool // the answer ends a probing episode
+		rem      int64
+		want     float64 // the pace at once, and until half a window later
+	}{
+		{"after a foreseen 429", FamilySlidingWindow, true, true, 6, 19.5 + 5},
+		{"no slot to spare", FamilySlidingWindow, true, true, 1, 19.5},
+		{"after a cut", FamilySlidingWindow, false, true, 6, 19.5},
+		{"no episode", FamilySlidingWindow, true, false, 6, 19.5},
+		{"a fixed window", FamilyFixedWindow, true, true, 6, 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			q.known, q.limit, q.window, q.family = true, 40, 2*time.Second, tt.family
+			if tt.episode {
+				q.guard.Observe(t0, t0, 429, -1, false, tt.foreseen, b)
+				q.guard.Observe(t0.Add(time.Second/2), t0.Add(time.Second/2), 200, -1, true, false, b)
+			}
+			now := t0.Add(time.Second / 2)
+			q.catchUp(now, tt.rem, tt.episode)
+			for _, at := range []time.Time{now, now.Add(time.Second - time.Millisecond)} {
+				if r, _ := q.modelPace(at); math.Abs(float64(r)-tt.want) > 1e-9 {
+					t.Errorf("modelPace at +%v = %v, want %v", at.Sub(now), r, tt.want)
+				}
+			}
+			if r, _ := q.modelPace(now.Add(time.Second)); tt.family == FamilySlidingWindow && math.Abs(float64(r)-19.5) > 1e-9 {
+				t.Errorf("modelPace half a window later = %v, want 19.5", r)
+			}
+			q.catchUp(now.Add(time.Second/10), 1, false) // remaining shows none to spare
+			if r, _ := q.modelPace(now.Add(time.Second / 10)); tt.family == FamilySlidingWindow && math.Abs(float64(r)-19.5) > 1e-9 {
+				t.Errorf("modelPace once remaining shows no slot to spare = %v, want 19.5", r)
+			}
+		})
+	}
+}
+
+// TestSlideExplains: on a key whose windows slide, a rise of remaining that
+// a sliding window can have freed since the last answer (a weighted counter
+// frees at most the limit per window; a log, the requests that left it) is
+// no reset, and leaves the family alone; a larger one is a fixed window's
+// reset.
+func TestSlideExplains(t *testing.T) {
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		gap  time.Duration // since the last answer's request
+		rem  int64         // after 0
+		want Family
+	}{
+		{"a second's fading", time.Second, 19, FamilySlidingWindow},
+		{"a second's fading and one", time.Second, 21, FamilySlidingWindow},
+		{"the whole limit back within a tenth of the window", 200 * time.Millisecond, 39, FamilyFixedWindow},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newKey(time.Minute)
+			q.known, q.limit, q.window, q.family = true, 40, 2*time.Second, FamilySlidingWindow
+			q.lastSeq, q.lastUsed, q.lastSent, q.haveLast = 9, 40, t0, true
+			q.seq.Store(11)
+			tk := Ticket{seq: 10, sent: t0.Add(tt.gap), conc: 1}
+			q.learn(&tk, tt.rem, tk.sent.Add(5*time.Millisecond))
+			if q.family != tt.want {
+				t.Errorf("family = %v, want %v", q.family, tt.want)
+			}
+		})
+	}
+}

@@ -144,6 +144,10 @@ type Key struct {
 	// retryProbe: a 429 asked for a Retry-After far shorter than the
 	// spent budget's believed refill; a probe tests the belief then.
 	retryProbe time.Time
+	// catchRate is added to a sliding window's pace until catchUntil,
+	// to spend the slots a probing episode held back (see catchUp).
+	catchRate  rate.Limit
+	catchUntil time.Time
 	// test is the spent-window test's state, due at testAt (see
 	// spent.go).
 	test   spentTest

@@ -642,3 +642,42 @@ func TestEmptyWithOthers(t *testing.T) {
 		})
 	}
 }
+
+// TestOlderAnswerKeepsProbe: while a window's probe is in flight, the answer
+// to a request sent before it (in the window before) does not end the probe:
+// the other requests keep waiting for the probe's own answer, and no second
+// probe goes.
+func TestOlderAnswerKeepsProbe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		q := newKey(2 * time.Minute)
+		first, err := acquire(q, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		observe(q, first, vendor(200, 10, 9, time.Minute), time.Now())
+		older, err := acquire(q, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute + time.Second) // past the window's guessed end
+		probe, err := acquire(q, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !probe.foreseen {
+			t.Fatal("the first request of a window believed new is not its probe")
+		}
+		q.Observe(&older, vendor(200, 10, 8, time.Minute), time.Now())
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		var next Ticket
+		if _, err := q.Acquire(ctx, time.Now(), one, 2*time.Minute, &next); err == nil {
+			t.Fatalf("a request went while the probe was in flight (foreseen %v, in flight %d)", next.foreseen, q.inflight.Load())
+		}
+		q.Observe(&probe, vendor(200, 10, 9, time.Minute), time.Now())
+		if _, err := acquire(q, time.Now()); err != nil {
+			t.Errorf("after the probe's answer: Acquire error = %v", err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"math"
 	"net/http"
 	"time"
 )
@@ -56,9 +57,11 @@ func (q *Key) Fail(t *Ticket, now time.Time) {
 	q.inflight.Add(-1)
 	woke := q.guard.Observe(now, t.sent, 0, -1, t.probe, t.foreseen, q.bounds(now)) ||
 		q.limit <= 0 && !q.guard.Calm()
-	if woke || q.probe != probeNone || q.undecided() {
+	if woke || t.foreseen && q.probe != probeNone || q.undecided() {
 		// The probe failed: wake a waiter to probe again.
-		q.probe = probeNone
+		if t.foreseen {
+			q.probe = probeNone
+		}
 		q.renew(q.pace(now))
 	}
 }
@@ -76,9 +79,15 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	first := !q.known
 	q.known = true
 	q.heardAt = now
-	windowProbe := q.probe == probeWindow
+	// Only the probe's own answer ends the probe: one to a request sent
+	// before it (in the window before a roll, say) tells nothing of what
+	// it went to learn, and a second probe sent meanwhile drew a 429 from
+	// HAProxy at a boundary we had guessed.
+	windowProbe := t.foreseen && q.probe == probeWindow
 	unsure := q.unsure()
-	q.probe = probeNone
+	if t.foreseen {
+		q.probe = probeNone
+	}
 	q.noisy = sig.Anomalous
 	q.roll(now)
 
@@ -145,10 +154,12 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 			hasRA, badRetryAfter = false, true
 		}
 	}
+	held := q.guard.State() == Probing
 	if q.guard.Observe(now, t.sent, sig.Status, ra, t.probe, t.foreseen, q.bounds(now)) ||
 		q.limit <= 0 && !q.guard.Calm() {
 		renew = true // wake the requests waiting on the guard
 	}
+	q.catchUp(now, rem, held)
 	if throttled && hasRA {
 		// Every request of the key waits until the instant the server
 		// named, whatever the maximum wait: a request that cannot wait
@@ -186,6 +197,26 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	return badRetryAfter
 }
 
+// slideExplains reports whether a sliding window can have freed n slots
+// between the newest answer's request and t's, where the key's windows are
+// believed to slide: a weighted two-window counter frees at most the limit per
+// window, as its previous window's count fades, and a log frees the requests
+// that leave it, which our log of sends bounds when they were ours. Such a
+// rise is no reset: read as one, HAProxy's remaining rising by 19 after a
+// second without requests (its previous window fading) made its windows
+// fixed, with a phase of our guessing, one run in ten. It requires q.mu held.
+func (q *Key) slideExplains(t *Ticket, n int64) bool {
+	if q.family != FamilySlidingWindow || q.window <= 0 {
+		return false
+	}
+	d := t.sent.Sub(q.lastSent)
+	free := math.Ceil(float64(q.limit) * d.Seconds() / q.window.Seconds())
+	if q.sends != nil {
+		free = max(free, q.sends.freed(q.lastSent, t.sent, q.window, q.seq.Load()))
+	}
+	return float64(n) <= free+1
+}
+
 // learn folds one reported remaining count into the budget and the window
 // estimate. It requires q.mu held.
 func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
@@ -218,7 +249,7 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			jumpReorder = min(q.lastOverlap, gap)
 		}
 		switch {
-		case rise+gap >= max(jumpReorder+2, q.limit/4) && q.family != FamilyBucket:
+		case rise+gap >= max(jumpReorder+2, q.limit/4) && q.family != FamilyBucket && !q.slideExplains(t, rise+gap-jumpReorder):
 			jumped = true
 			if q.family != FamilySlidingWindow && q.isTest(t) && q.resetsTooClose(now) {
 				// A spent-window test found a second reset less
@@ -243,14 +274,8 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 			// This request was counted in a new window.
 			q.winFirstSeq = t.seq
 			q.news = newsNone
-			if q.family != FamilySlidingWindow || t.sent.Sub(q.lastSent) < q.window {
-				// A fixed window: a sliding one refills as much
-				// when nothing was sent for a window (a weighted
-				// two-window counter after a Retry-After of a
-				// whole window looked fixed, and refused the
-				// burst at the next boundary, every other window).
-				q.family = FamilyFixedWindow
-			}
+			// A fixed window: no sliding one frees so much so soon.
+			q.family = FamilyFixedWindow
 			q.slotVotes = 0
 		case rise > reorder:
 			q.slotVotes++

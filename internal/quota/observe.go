@@ -159,7 +159,9 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 		q.limit <= 0 && !q.guard.Calm() {
 		renew = true // wake the requests waiting on the guard
 	}
-	q.catchUp(now, rem, held)
+	if q.family == FamilySlidingWindow || !q.catchUntil.IsZero() {
+		q.catchUp(now, rem, held)
+	}
 	if throttled && hasRA {
 		// Every request of the key waits until the instant the server
 		// named, whatever the maximum wait: a request that cannot wait

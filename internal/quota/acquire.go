@@ -192,7 +192,7 @@ func (q *Key) decide(now time.Time, slot, reserve bool, w Want) (t Ticket, ok bo
 		// X-ratelimit-used, or whether a window we believe new really is;
 		// the others wait for its response.
 		return Ticket{}, false, -1, nil, false
-	case !q.known:
+	case !q.heard():
 		q.probe = probeFirst
 		return q.takeProbe(now, w), true, 0, nil, false
 	case now.Before(q.pauseUntil):

@@ -83,7 +83,7 @@ func TestSlidingPaceMargin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.family = true, tt.limit, 2*time.Second, tt.family
+			q.heardAt, q.limit, q.window, q.family = longAgo, tt.limit, 2*time.Second, tt.family
 			q.refill.rate = tt.refill
 			if tt.guessed {
 				q.windowFrom = windowGuessed
@@ -243,7 +243,7 @@ func TestBucketDrain(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.family = true, 20, time.Second, tt.family
+			q.heardAt, q.limit, q.window, q.family = longAgo, 20, time.Second, tt.family
 			if !tt.sent {
 				q.windowFrom = windowGuessed
 			}
@@ -280,7 +280,7 @@ func TestCatchUp(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.family = true, 40, 2*time.Second, tt.family
+			q.heardAt, q.limit, q.window, q.family = longAgo, 40, 2*time.Second, tt.family
 			if tt.episode {
 				q.guard.Observe(t0, t0, 429, -1, false, tt.foreseen, b)
 				q.guard.Observe(t0.Add(time.Second/2), t0.Add(time.Second/2), 200, -1, true, false, b)
@@ -322,8 +322,8 @@ func TestSlideExplains(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.family = true, 40, 2*time.Second, FamilySlidingWindow
-			q.lastSeq, q.lastUsed, q.lastSent, q.haveLast = 9, 40, t0, true
+			q.heardAt, q.limit, q.window, q.family = longAgo, 40, 2*time.Second, FamilySlidingWindow
+			q.lastSeq, q.lastUsed, q.lastSent = 9, 40, t0
 			q.seq.Store(11)
 			tk := Ticket{seq: 10, sent: t0.Add(tt.gap), conc: 1}
 			q.learn(&tk, tt.rem, tk.sent.Add(5*time.Millisecond))

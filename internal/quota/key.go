@@ -91,8 +91,7 @@ type Key struct {
 	laneWait int
 
 	// What the server said. limit == 0 means no quota is known: either no
-	// response yet (known == false) or a server that sends no quota headers.
-	known bool // a response has been seen
+	// response yet (see heard) or a server that sends no quota headers.
 	// probe says which request, if any, is in flight alone to learn
 	// something the others wait for.
 	probe   probeState
@@ -137,7 +136,7 @@ type Key struct {
 	anchorSent  time.Time
 	otherRate   float64 // requests per second others take from the quota (EWMA)
 	pauseUntil  time.Time
-	heardAt     time.Time // when the newest response was read
+	heardAt     time.Time // when the newest response was read; zero before the first
 	// windowFrom says where window came from (see windowSource).
 	windowFrom windowSource
 	lastTake   time.Time // when take last handed out a Ticket
@@ -153,10 +152,10 @@ type Key struct {
 	test   spentTest
 	testAt time.Time
 
-	// newsSeq is the seq of the newest response whose limit, window and
-	// dialect were applied: an older response arriving late changes none.
-	newsSeq  uint64
-	haveNews bool
+	// newsNext is one more than the seq of the newest response whose
+	// limit, window and dialect were applied (0: none yet): an older
+	// response arriving late changes none.
+	newsNext uint64
 
 	// guard is the safety net: one request at a time after a 429 the
 	// model did not foresee, and a ceiling on the pace (see Guard).
@@ -169,12 +168,12 @@ type Key struct {
 	ngates   int
 	tokenSeq atomic.Int64
 
-	// The newest observation, for reset (jump) detection across windows.
+	// The newest observation, for reset (jump) detection across windows;
+	// none while lastSent is zero.
 	lastSeq     uint64
 	lastUsed    int64 // limit - remaining, so that a change of limit is no rise
 	lastSent    time.Time
 	lastOverlap int64
-	haveLast    bool
 	slotVotes   int  // small rises seen: two make a sliding window
 	noisy       bool // the newest response read had anomalies: read every one
 
@@ -189,10 +188,13 @@ type Key struct {
 	head, tail *waiter
 	queued     int
 
-	// For the Transport's sweep (Idle): seq at the previous sweep, if swept.
-	swept    bool
-	sweptSeq uint64
+	// For the Transport's sweep (Idle): one more than seq at the previous
+	// sweep; 0 before the first.
+	sweptNext uint64
 }
+
+// heard reports whether a response was read. It requires q.mu held.
+func (q *Key) heard() bool { return !q.heardAt.IsZero() }
 
 // Init makes q a new key under cfg, which q keeps.
 func (q *Key) Init(cfg *Config) {
@@ -215,10 +217,10 @@ func (q *Key) Idle(now time.Time) (idle, seen bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	seq := q.seq.Load()
-	seen = q.swept
-	idle = seen && q.sweptSeq == seq && q.inflight.Load() == 0 && q.waiting.Load() == 0 &&
+	seen = q.sweptNext != 0
+	idle = seen && q.sweptNext == seq+1 && q.inflight.Load() == 0 && q.waiting.Load() == 0 &&
 		!now.Before(q.pauseUntil) && (q.resetAt.IsZero() || !now.Before(q.resetAt))
-	q.swept, q.sweptSeq = true, seq
+	q.sweptNext = seq + 1
 	return idle, seen
 }
 

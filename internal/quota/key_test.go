@@ -566,7 +566,7 @@ func TestLateResponseKeepsNewerLimit(t *testing.T) {
 func TestCancelledHeadKeepsPace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := newKey(time.Hour)
-		q.known = true
+		q.heardAt = longAgo
 		q.mu.Lock()
 		q.renew(1, 1) // one request a second, one at a time
 		q.mu.Unlock()
@@ -632,7 +632,7 @@ func TestEmptyWithOthers(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window = true, 100, time.Minute
+			q.heardAt, q.limit, q.window = longAgo, 100, time.Minute
 			q.seq.Store(10)
 			q.news, q.anchorSeq, q.anchorRem, q.anchorSent = newsAnchored, 9, 1, t0
 			q.otherRate = tt.otherRate
@@ -681,3 +681,7 @@ func TestOlderAnswerKeepsProbe(t *testing.T) {
 		}
 	})
 }
+
+// longAgo is when a test's Key, set up by hand, heard its last response: as
+// long ago as a Key that never heard one would compute.
+var longAgo = time.Unix(1, 0)

@@ -76,8 +76,7 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.inflight.Add(-1)
-	first := !q.known
-	q.known = true
+	first := !q.heard()
 	q.heardAt = now
 	// Only the probe's own answer ends the probe: one to a request sent
 	// before it (in the window before a roll, say) tells nothing of what
@@ -91,8 +90,8 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 	q.noisy = sig.Anomalous
 	q.roll(now)
 
-	if newest := !q.haveNews || t.seq >= q.newsSeq; newest && (sig.Limit > 0 || sig.Window > 0) {
-		q.newsSeq, q.haveNews = t.seq, true
+	if newest := t.seq+1 >= q.newsNext; newest && (sig.Limit > 0 || sig.Window > 0) {
+		q.newsNext = t.seq + 1
 		q.setGates(t, sig.Policies, now)
 		if sig.Limit > 0 {
 			q.limit = sig.Limit
@@ -226,7 +225,7 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 	// Our requests that overlapped this one's flight: in flight when it was
 	// sent, or sent before its response came back.
 	overlap := int64(t.conc-1) + int64(q.seq.Load()-t.seq-1)
-	if q.haveLast && t.seq > q.lastSeq {
+	if !q.lastSent.IsZero() && t.seq > q.lastSeq {
 		// In a fixed window, remaining rises only at a reset. A rise larger
 		// than reordering of our own in-flight requests explains is one; a
 		// smaller rise means the server frees slots one by one (a sliding
@@ -299,8 +298,8 @@ func (q *Key) learn(t *Ticket, rem int64, now time.Time) {
 		// old requests leave it.
 		q.refill.learn(t, rem, overlap, q.limit, q.window)
 	}
-	if !q.haveLast || t.seq > q.lastSeq {
-		q.lastSeq, q.lastUsed, q.lastSent, q.lastOverlap, q.haveLast = t.seq, q.limit-rem, t.sent, overlap, true
+	if q.lastSent.IsZero() || t.seq > q.lastSeq {
+		q.lastSeq, q.lastUsed, q.lastSent, q.lastOverlap = t.seq, q.limit-rem, t.sent, overlap
 	}
 	if t.seq < q.winFirstSeq {
 		return // counted in an earlier window

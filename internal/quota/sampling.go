@@ -28,7 +28,7 @@ func (t *Ticket) confirms(sig *Observation, now time.Time) bool {
 // settled reports whether the requests paced now are routine (see
 // ticket.routine). It requires q.mu held.
 func (q *Key) settled() bool {
-	return q.known && q.probe == probeNone && q.news != newsFresh && !q.undecided() &&
+	return q.heard() && q.probe == probeNone && q.news != newsFresh && !q.undecided() &&
 		!q.resetAt.IsZero() && q.otherRate == 0 && !q.slots() && !q.noisy && q.guard.Calm()
 }
 

@@ -101,7 +101,7 @@ func (q *Key) waitFor(now time.Time) time.Duration {
 // held.
 func (q *Key) shownFamily() Family {
 	switch {
-	case !q.known:
+	case !q.heard():
 		return FamilyUnknown
 	case q.limit <= 0:
 		return FamilyNoHeaders

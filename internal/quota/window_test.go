@@ -69,7 +69,7 @@ func TestEmptyUntil(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newKey(time.Minute)
-			q.known, q.limit, q.window, q.family, q.resetAt = true, 10, tt.window, tt.family, reset
+			q.heardAt, q.limit, q.window, q.family, q.resetAt = longAgo, 10, tt.window, tt.family, reset
 			if tt.sent {
 				q.resetFrom = resetSent
 			}

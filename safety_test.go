@@ -99,6 +99,53 @@ func TestBasePanicReleasesKey(t *testing.T) {
 	})
 }
 
+// TestEventPanicReleasesKey: a panic in an event handler after the quota let
+// the request go and before the base was called, recovered above, leaves no
+// request counted in flight: not the key's first request, whose probe held
+// every later one, nor one that had waited for it.
+func TestEventPanicReleasesKey(t *testing.T) {
+	for _, kind := range []EventKind{EventAttempt, EventWait} {
+		t.Run(kind.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var panics atomic.Int32
+				tr := New(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					time.Sleep(time.Second)
+					return respond(r, 200, vendorHeader(100, 99, "hour"), ""), nil
+				}), WithEvents(func(e Event) {
+					if e.Kind == kind && panics.Add(1) == 1 {
+						panic("event handler bug")
+					}
+				}))
+				var wg sync.WaitGroup
+				for range 2 { // the second waits for the first's answer
+					wg.Go(func() {
+						defer func() { recover() }()
+						if resp, err := get(t, context.Background(), tr); err == nil {
+							resp.Body.Close()
+						}
+					})
+					time.Sleep(time.Millisecond)
+				}
+				wg.Wait()
+				if panics.Load() == 0 {
+					t.Fatalf("no %v event", kind)
+				}
+				start := time.Now()
+				resp, err := get(t, context.Background(), tr)
+				if err != nil || time.Since(start) != time.Second {
+					t.Fatalf("RoundTrip after the panic = %v after %v, want a response after the base's second", err, time.Since(start))
+				}
+				resp.Body.Close()
+				for _, qs := range tr.Quotas() {
+					if qs.InFlight != 0 {
+						t.Errorf("quota %v: %d requests in flight after the panic, want 0", qs.Key, qs.InFlight)
+					}
+				}
+			})
+		})
+	}
+}
+
 // TestBrokenBaseNilBody: a base that returns a response with a nil Body and
 // an error does not make RoundTrip panic.
 func TestBrokenBaseNilBody(t *testing.T) {

@@ -525,6 +525,16 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	} else {
 		waited, err = t.admitShared(req, q, now, c, n, &tk)
 	}
+	// Once the request took its slot, if an event handler or the base
+	// panics, the quota learns that the request got no response before the
+	// panic goes on: a probe left in flight would hold the key for good when
+	// something above recovers (an http.Server does).
+	panicked := err == nil
+	defer func() {
+		if panicked {
+			q.observe(&tk, nil, time.Now())
+		}
+	}()
 	emitting := c.emitting()
 	if waited > 0 {
 		hm.wait(waited)
@@ -549,15 +559,6 @@ func (t *Transport) attempt(req *http.Request, q *quota, hm *hostMetrics, now ti
 	if emitting {
 		c.emit(Event{Kind: EventAttempt, Request: req, Attempt: n})
 	}
-	// If the base panics, the quota learns that the request got no
-	// response before the panic goes on: a probe left in flight would hold
-	// the key for good when something above recovers (an http.Server does).
-	panicked := true
-	defer func() {
-		if panicked {
-			q.observe(&tk, nil, time.Now())
-		}
-	}()
 	resp, err = t.base.RoundTrip(req)
 	panicked = false
 	if err != nil && resp != nil {

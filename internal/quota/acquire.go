@@ -299,7 +299,6 @@ func (q *Key) take(now time.Time, w Want) Ticket {
 // answer may be a 429. It requires q.mu held.
 func (q *Key) takeProbe(now time.Time, w Want) Ticket {
 	t := q.take(now, w)
-
 	t.foreseen = true
 	return t
 }

@@ -31,12 +31,11 @@ const (
 	// as a log or a weighted two-window counter lets old requests go.
 	FamilySlidingWindow
 	// FamilyBucket: a token bucket, GCRA or leaky bucket: a request was
-	// accepted soon after a 429 in a window believed spent (twice),
-	// a spent-window test found remaining back up less than half a window
+	// accepted soon after a 429 in a window believed spent (twice), a
+	// spent-window test found remaining back up less than half a window
 	// after a reset (see spent.go), or a reset the server sent recedes
-	// with every answer,
-	// so the server frees slots continuously and a rise of remaining is a
-	// refill, never a reset.
+	// with every answer. The server frees slots continuously, and a rise
+	// of remaining is a refill, never a reset.
 	FamilyBucket
 )
 

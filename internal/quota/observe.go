@@ -205,7 +205,8 @@ func (q *Key) Observe(t *Ticket, sig *Observation, now time.Time) (badRetryAfter
 // that leave it, which our log of sends bounds when they were ours. Such a
 // rise is no reset: read as one, HAProxy's remaining rising by 19 after a
 // second without requests (its previous window fading) made its windows
-// fixed, with a phase of our guessing, one run in ten. It requires q.mu held.
+// fixed, with a phase of our guessing (in 2 of 16 runs traced, one at 80% of
+// its allowance). It requires q.mu held.
 func (q *Key) slideExplains(t *Ticket, n int64) bool {
 	if q.family != FamilySlidingWindow || q.window <= 0 {
 		return false
